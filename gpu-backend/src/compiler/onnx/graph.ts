@@ -1,0 +1,254 @@
+// A small ONNX graph builder: typed values, named nodes, lazy initializers streamed to external data.
+import { closeSync, openSync, writeSync } from 'node:fs'
+import { basename } from 'node:path'
+import { toFloat16Bits } from '../weights/dtype.ts'
+import { AttrType, ELEM, ELEM_SIZE, type ElemType, onnx } from './proto.ts'
+
+export const OPSET = 21
+export const MS_OPSET = 1
+const IR_VERSION = 10
+
+export type GraphDtype = 'fp32' | 'fp16'
+
+export interface GraphOptions {
+  dtype?: GraphDtype
+  fused?: boolean
+}
+
+/** A named tensor in the graph. `type` is the element type when the builder knows it. */
+export interface Value {
+  readonly name: string
+  readonly type: ElemType
+}
+
+export type AttrValue = number | string | number[] | { f: number } | { fs: number[] }
+
+interface Initializer {
+  name: string
+  dims: number[]
+  type: ElemType
+  byteLength: number
+  bytes: () => Uint8Array
+}
+
+export interface NodeOptions {
+  /** Node name; defaults to the first output name. */
+  name?: string
+  domain?: string
+  /** Element type of the outputs, when it differs from the first input's. */
+  outType?: ElemType
+}
+
+export interface SerializeOptions {
+  /** Write initializers of at least `minBytes` into this file (ONNX external data), named relative to the model. */
+  externalDataPath?: string
+  minBytes?: number
+  onTensor?: (name: string) => void
+}
+
+const bytesOf = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength)
+
+export class Graph {
+  readonly floatType: ElemType
+  private readonly nodes: onnx.INodeProto[] = []
+  private readonly inputs: onnx.IValueInfoProto[] = []
+  private readonly outputs: onnx.IValueInfoProto[] = []
+  private readonly inits: Initializer[] = []
+  private readonly used = new Set<string>()
+  private readonly constCache = new Map<string, Value>()
+  private readonly memoCache = new Map<string, Value>()
+
+  readonly dtype: GraphDtype
+  /** Use fused kernels and host-side folding; false builds the plain graph (the benchmark's baseline). */
+  readonly fused: boolean
+
+  constructor(
+    readonly name: string,
+    opts: GraphOptions = {},
+  ) {
+    this.dtype = opts.dtype ?? 'fp32'
+    this.fused = opts.fused ?? true
+    this.floatType = this.dtype === 'fp16' ? 'float16' : 'float32'
+  }
+
+  /** A fresh tensor name, derived from `base`. */
+  fresh(base: string): string {
+    let name = base
+    for (let i = 1; this.used.has(name); i++) name = `${base}_${i}`
+    this.used.add(name)
+    return name
+  }
+
+  input(name: string, dims: (number | string)[], type: ElemType = this.floatType): Value {
+    this.used.add(name)
+    this.inputs.push(valueInfo(name, type, dims))
+    return { name, type }
+  }
+
+  output(v: Value, name: string, dims: (number | string)[]): void {
+    const out = v.name === name ? v : this.op1('Identity', [v], {}, { name })
+    if (out.name !== name) throw new Error(`output name ${name} is taken`)
+    this.outputs.push(valueInfo(name, out.type, dims))
+  }
+
+  /** Emits one node; returns its outputs. `''` marks an omitted optional input. */
+  op(
+    opType: string,
+    inputs: (Value | '')[],
+    attrs: Record<string, AttrValue> = {},
+    nOut = 1,
+    opts: NodeOptions = {},
+  ): Value[] {
+    const base = opts.name ?? `${opType}`
+    const outNames = Array.from({ length: nOut }, (_, i) => this.fresh(nOut === 1 ? base : `${base}:${i}`))
+    const first = inputs.find((v): v is Value => v !== '')
+    const type = opts.outType ?? first?.type ?? this.floatType
+    this.nodes.push(
+      onnx.NodeProto.create({
+        opType,
+        domain: opts.domain ?? '',
+        name: outNames[0],
+        input: inputs.map((v) => (v === '' ? '' : v.name)),
+        output: outNames,
+        attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
+      }),
+    )
+    return outNames.map((name) => ({ name, type }))
+  }
+
+  op1(opType: string, inputs: (Value | '')[], attrs: Record<string, AttrValue> = {}, opts: NodeOptions = {}): Value {
+    return this.op(opType, inputs, attrs, 1, opts)[0] as Value
+  }
+
+  /** A lazily produced initializer (bytes are only read when the model is written). */
+  initializer(name: string, dims: number[], type: ElemType, bytes: () => Uint8Array): Value {
+    const unique = this.fresh(name)
+    const byteLength = dims.reduce((a, b) => a * b, 1) * ELEM_SIZE[type]
+    this.inits.push({ name: unique, dims, type, byteLength, bytes })
+    return { name: unique, type }
+  }
+
+  /** Float weights in the graph's compute type (fp32 or fp16), produced lazily as float32. */
+  weight(name: string, dims: number[], data: () => Float32Array, type: ElemType = this.floatType): Value {
+    return this.initializer(name, dims, type, () => {
+      const f = data()
+      return type === 'float16' ? bytesOf(toFloat16Bits(f)) : bytesOf(f)
+    })
+  }
+
+  /** A small float constant, deduplicated by value. */
+  constF(values: number[], dims: number[] = [values.length], type: ElemType = this.floatType): Value {
+    const key = `${type}:${dims}:${values}`
+    const hit = this.constCache.get(key)
+    if (hit) return hit
+    const v = this.weight(`const_${type}`, dims, () => Float32Array.from(values), type)
+    this.constCache.set(key, v)
+    return v
+  }
+
+  constI64(values: number[], dims: number[] = [values.length]): Value {
+    const key = `i64:${dims}:${values}`
+    const hit = this.constCache.get(key)
+    if (hit) return hit
+    const v = this.initializer('const_i64', dims, 'int64', () => bytesOf(BigInt64Array.from(values, BigInt)))
+    this.constCache.set(key, v)
+    return v
+  }
+
+  /** Builds a value once per key (e.g. SiLU of the condition tokens, shared by every AttnBlock). */
+  memo(key: string, build: () => Value): Value {
+    const hit = this.memoCache.get(key)
+    if (hit) return hit
+    const v = build()
+    this.memoCache.set(key, v)
+    return v
+  }
+
+  /** Casts to `type` when needed (fp16 graphs keep numerically fragile ops in float32). */
+  cast(v: Value, type: ElemType): Value {
+    if (v.type === type) return v
+    return this.op1('Cast', [v], { to: ELEM[type] }, { outType: type, name: `${v.name}/cast` })
+  }
+
+  get nodeCount(): number {
+    return this.nodes.length
+  }
+
+  get initializerCount(): number {
+    return this.inits.length
+  }
+
+  opTypes(): string[] {
+    return this.nodes.map((n) => n.opType as string)
+  }
+
+  /** Serializes the model; large initializers go to `externalDataPath` (required above 2 GB). */
+  serialize(opts: SerializeOptions = {}): Uint8Array {
+    const minBytes = opts.minBytes ?? 1024
+    let fd: number | undefined
+    let offset = 0
+    const location = opts.externalDataPath ? basename(opts.externalDataPath) : ''
+    if (opts.externalDataPath) fd = openSync(opts.externalDataPath, 'w')
+    try {
+      const initializer = this.inits.map((init) => {
+        const dataType = ELEM[init.type]
+        const external = fd !== undefined && init.byteLength >= minBytes
+        const bytes = init.bytes()
+        if (bytes.byteLength !== init.byteLength)
+          throw new Error(`initializer ${init.name}: ${bytes.byteLength} bytes, expected ${init.byteLength}`)
+        opts.onTensor?.(init.name)
+        if (!external) return onnx.TensorProto.create({ name: init.name, dims: init.dims, dataType, rawData: bytes })
+        const t = onnx.TensorProto.create({
+          name: init.name,
+          dims: init.dims,
+          dataType,
+          dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+          externalData: [
+            { key: 'location', value: location },
+            { key: 'offset', value: String(offset) },
+            { key: 'length', value: String(bytes.byteLength) },
+          ],
+        })
+        writeSync(fd as number, bytes)
+        offset += bytes.byteLength
+        return t
+      })
+      const model = onnx.ModelProto.create({
+        irVersion: IR_VERSION,
+        producerName: 'cascade-edge',
+        opsetImport: [
+          { domain: '', version: OPSET },
+          { domain: 'com.microsoft', version: MS_OPSET },
+        ],
+        graph: { name: this.name, node: this.nodes, input: this.inputs, output: this.outputs, initializer },
+      })
+      const err = onnx.ModelProto.verify(model)
+      if (err) throw new Error(`invalid ONNX model ${this.name}: ${err}`)
+      return onnx.ModelProto.encode(model).finish()
+    } finally {
+      if (fd !== undefined) closeSync(fd)
+    }
+  }
+}
+
+function valueInfo(name: string, type: ElemType, dims: (number | string)[]): onnx.IValueInfoProto {
+  return onnx.ValueInfoProto.create({
+    name,
+    type: {
+      tensorType: {
+        elemType: ELEM[type],
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
+  })
+}
+
+function attribute(name: string, v: AttrValue): onnx.IAttributeProto {
+  if (typeof v === 'string') return { name, type: AttrType.STRING, s: new TextEncoder().encode(v) }
+  if (typeof v === 'number')
+    return Number.isInteger(v) ? { name, type: AttrType.INT, i: v } : { name, type: AttrType.FLOAT, f: v }
+  if (Array.isArray(v)) return { name, type: AttrType.INTS, ints: v }
+  if ('f' in v) return { name, type: AttrType.FLOAT, f: v.f }
+  if ('fs' in v) return { name, type: AttrType.FLOATS, floats: v.fs }
+  throw new Error(`unsupported attribute ${name}`)
+}

@@ -1,0 +1,40 @@
+// Golden-set access for the parity suite: GOLDEN_DIR (default: the repo's copy in test/golden).
+import { existsSync } from 'node:fs'
+import { dirname, join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { SafetensorsFile } from '../../gpu-backend/src/compiler/weights/safetensors.ts'
+
+const here = dirname(fileURLToPath(import.meta.url))
+export const GOLDEN_DIR = resolve(process.env.GOLDEN_DIR ?? join(here, '..', 'golden'))
+export const V2_DIR = join(GOLDEN_DIR, 'wuerstchen-v2')
+
+export const goldenPath = (...p: string[]) => join(GOLDEN_DIR, ...p)
+export const goldenExists = (...p: string[]) => existsSync(goldenPath(...p))
+
+export interface GoldenTensor {
+  shape: number[]
+  data: Float32Array
+}
+
+/** Every float tensor of a case file (I64 tensors are left to readInt64). */
+export function readCase(path: string): { file: SafetensorsFile; get(name: string): GoldenTensor; has(name: string): boolean } {
+  const file = SafetensorsFile.open(path)
+  return {
+    file,
+    has: (name) => file.tensors.has(name),
+    get: (name) => ({ shape: file.get(name).shape, data: file.readFloat32(name) }),
+  }
+}
+
+/** max |got − ref| / max |ref| (the golden READMEs' relative error). */
+export function relErr(got: ArrayLike<number>, ref: ArrayLike<number>): number {
+  if (got.length !== ref.length) throw new Error(`length ${got.length} vs ${ref.length}`)
+  let maxDiff = 0
+  let maxRef = 0
+  for (let i = 0; i < ref.length; i++) {
+    const d = Math.abs((got[i] as number) - (ref[i] as number))
+    if (!(d <= maxDiff)) maxDiff = Number.isNaN(d) ? Number.POSITIVE_INFINITY : d
+    maxRef = Math.max(maxRef, Math.abs(ref[i] as number))
+  }
+  return maxDiff / maxRef
+}
