@@ -1,0 +1,216 @@
+// The edge side of `POST {backend}/v1/generate` (api.md "Edge -> backend"; wire format in
+// shared/src/schemas/backend.ts). One call = attempts over the pool, starting at a backend picked by the key so
+// load spreads; the next backend is tried on a connection error, a 5xx/429 (a full queue is 503) or a garbage
+// answer. A timeout is final (504): the slow backend may still be working, so a retry would only double the load.
+import {
+  BACKEND_EVENT_SCHEMAS,
+  type BackendEvent,
+  type BackendJob,
+  CONTENT_TYPES,
+  type ErrorCode,
+  fromBase64,
+  SseParser,
+  signRequest,
+} from '../../../shared/src/index.ts'
+import { isCompleteImage } from './image-check.ts'
+
+export interface BackendConfig {
+  urls: string[]
+  secret: string
+  timeoutMs: number
+}
+
+export interface GeneratedImage {
+  ok: true
+  bytes: Uint8Array
+  contentType: string
+  seed: number
+  /** The backend's Server-Timing header (sync mode). */
+  timing?: string
+}
+
+export interface GenerationFailure {
+  ok: false
+  code: ErrorCode
+  status: number
+  detail: string
+  retryAfter?: number
+}
+
+export type GenerationOutcome = GeneratedImage | GenerationFailure
+
+export interface CallOptions {
+  /** true: `Accept: text/event-stream` with progress via onEvent; false: `Accept: image/*`. */
+  stream: boolean
+  signal?: AbortSignal
+  onEvent?: (e: BackendEvent) => void
+}
+
+type Attempt = GenerationOutcome | { retry: true; detail: string; retryAfter?: number }
+
+export async function callBackend(
+  cfg: BackendConfig,
+  job: BackendJob,
+  opts: CallOptions,
+): Promise<GenerationOutcome> {
+  if (!cfg.urls.length) return unavailable('no backends configured', 5)
+  const body = JSON.stringify(job)
+  const start = Number.parseInt(job.key.slice(0, 8), 16) % cfg.urls.length
+  const reasons: string[] = []
+  let retryAfter = 0
+  for (let i = 0; i < cfg.urls.length; i++) {
+    const url = cfg.urls[(start + i) % cfg.urls.length] as string
+    if (opts.signal?.aborted) break
+    const r = await attempt(cfg, url, job, body, opts)
+    if (!('retry' in r)) return r
+    reasons.push(`${url}: ${r.detail}`)
+    retryAfter = Math.max(retryAfter, r.retryAfter ?? 0)
+  }
+  if (opts.signal?.aborted) return { ok: false, code: 'canceled', status: 409, detail: 'generation canceled' }
+  return unavailable(`all backends failed (${reasons.join('; ')})`, retryAfter || 5)
+}
+
+const unavailable = (detail: string, retryAfter: number): GenerationFailure => ({
+  ok: false,
+  code: 'backend_unavailable',
+  status: 503,
+  detail,
+  retryAfter,
+})
+
+async function attempt(
+  cfg: BackendConfig,
+  url: string,
+  job: BackendJob,
+  body: string,
+  opts: CallOptions,
+): Promise<Attempt> {
+  const ctrl = new AbortController()
+  let timedOut = false
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const arm = () => {
+    if (timer !== undefined) clearTimeout(timer)
+    timer = setTimeout(() => {
+      timedOut = true
+      ctrl.abort()
+    }, cfg.timeoutMs)
+  }
+  const onAbort = () => ctrl.abort()
+  opts.signal?.addEventListener('abort', onAbort)
+  arm()
+  try {
+    const res = await fetch(`${url}/v1/generate`, {
+      method: 'POST',
+      body,
+      signal: ctrl.signal,
+      headers: {
+        'Content-Type': 'application/json',
+        Accept: opts.stream ? 'text/event-stream' : 'image/*',
+        ...(await signRequest(cfg.secret, body)),
+      },
+    })
+    if (res.status === 503 || res.status === 429 || res.status >= 500) {
+      await res.body?.cancel()
+      return {
+        retry: true,
+        detail: `HTTP ${res.status}`,
+        retryAfter: Number(res.headers.get('Retry-After')) || 0,
+      }
+    }
+    if (!res.ok) {
+      const text = await res.text()
+      return {
+        ok: false,
+        code: 'internal',
+        status: 502,
+        detail: `backend rejected the job: HTTP ${res.status} ${text}`,
+      }
+    }
+    return opts.stream ? await readStream(res, job, opts, arm) : await readImage(res, job)
+  } catch (err) {
+    if (timedOut)
+      return {
+        ok: false,
+        code: 'backend_timeout',
+        status: 504,
+        detail: `no answer within ${cfg.timeoutMs} ms`,
+      }
+    if (opts.signal?.aborted)
+      return { ok: false, code: 'canceled', status: 409, detail: 'generation canceled' }
+    return { retry: true, detail: `connection failed: ${(err as Error).message}` }
+  } finally {
+    if (timer !== undefined) clearTimeout(timer)
+    opts.signal?.removeEventListener('abort', onAbort)
+  }
+}
+
+async function readImage(res: Response, job: BackendJob): Promise<Attempt> {
+  const contentType = (res.headers.get('Content-Type') ?? '').split(';')[0]?.trim() ?? ''
+  const bytes = new Uint8Array(await res.arrayBuffer())
+  const seed = Number(res.headers.get('X-Seed'))
+  const problem = checkImage(job, bytes, contentType, seed, res.headers.get('X-Model-Version'))
+  if (problem) return { retry: true, detail: `garbage answer: ${problem}` }
+  return { ok: true, bytes, contentType, seed, timing: res.headers.get('Server-Timing') ?? undefined }
+}
+
+async function readStream(
+  res: Response,
+  job: BackendJob,
+  opts: CallOptions,
+  rearm: () => void,
+): Promise<Attempt> {
+  if (!res.body || !(res.headers.get('Content-Type') ?? '').startsWith('text/event-stream'))
+    return { retry: true, detail: 'garbage answer: not an event stream' }
+  const parser = new SseParser()
+  const decoder = new TextDecoder()
+  const reader = res.body.getReader()
+  try {
+    for (;;) {
+      const { value, done } = await reader.read()
+      if (done) return { retry: true, detail: 'garbage answer: stream ended without a result' }
+      rearm()
+      for (const msg of parser.push(decoder.decode(value, { stream: true }))) {
+        const ev = parseEvent(msg.event, msg.data)
+        if (!ev) return { retry: true, detail: `garbage answer: bad "${msg.event}" event` }
+        if (ev.event === 'queued' || ev.event === 'progress') opts.onEvent?.(ev)
+        else if (ev.event === 'error') {
+          if (ev.data.status >= 500) return { retry: true, detail: `backend error: ${ev.data.detail}` }
+          return { ok: false, code: 'internal', status: 502, detail: `backend error: ${ev.data.detail}` }
+        } else {
+          const bytes = fromBase64(ev.data.b64)
+          const problem = checkImage(job, bytes, ev.data.content_type, ev.data.seed, ev.data.model_version)
+          if (problem) return { retry: true, detail: `garbage answer: ${problem}` }
+          return { ok: true, bytes, contentType: ev.data.content_type, seed: ev.data.seed }
+        }
+      }
+    }
+  } finally {
+    reader.cancel().catch(() => {})
+  }
+}
+
+function parseEvent(event: string, data: string): BackendEvent | undefined {
+  const schema = BACKEND_EVENT_SCHEMAS[event as keyof typeof BACKEND_EVENT_SCHEMAS]
+  if (!schema) return undefined
+  try {
+    const parsed = schema.safeParse(JSON.parse(data))
+    return parsed.success ? ({ event, data: parsed.data } as BackendEvent) : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** undefined when the answer is a complete image of the job's format, seed and weights; else why not. */
+function checkImage(
+  job: BackendJob,
+  bytes: Uint8Array,
+  contentType: string,
+  seed: number,
+  modelVersion: string | null,
+): string | undefined {
+  if (contentType !== CONTENT_TYPES[job.output_format]) return `content type "${contentType}"`
+  if (seed !== job.seed) return `seed ${seed} instead of ${job.seed}`
+  if (modelVersion !== job.model_version) return `model version "${modelVersion}"`
+  if (!isCompleteImage(job.output_format, bytes)) return 'not a complete image'
+  return undefined
+}

@@ -1,0 +1,48 @@
+// Typed views of the string vars in wrangler.toml. Parsed per isolate and memoized by the raw string.
+import type { Bindings, Tier } from './env.ts'
+
+export interface TierLimits {
+  /** Generations that miss the cache per 60 s; mirrors the RL_<TIER>_GENERATE binding (it enforces). */
+  burst: number
+  /** Exact daily generation quota (images), enforced by the QuotaCounter Durable Object. */
+  daily: number
+  /** Cache hits and reads per 60 s; mirrors the RL_<TIER>_READ binding. */
+  read: number
+}
+
+const memo = new Map<string, unknown>()
+function parseJson<T>(raw: string, name: string): T {
+  let v = memo.get(raw)
+  if (v === undefined) {
+    try {
+      v = JSON.parse(raw)
+    } catch {
+      throw new Error(`config: ${name} is not valid JSON`)
+    }
+    memo.set(raw, v)
+  }
+  return v as T
+}
+
+export const tierLimits = (env: Bindings, tier: Tier): TierLimits =>
+  parseJson<Record<Tier, TierLimits>>(env.TIER_LIMITS, 'TIER_LIMITS')[tier]
+
+export const modelVersions = (env: Bindings): Record<string, string> =>
+  parseJson<Record<string, string>>(env.MODEL_VERSIONS, 'MODEL_VERSIONS')
+
+export const backendUrls = (env: Bindings): string[] =>
+  env.BACKEND_URLS.split(',')
+    .map((s) => s.trim().replace(/\/+$/, ''))
+    .filter(Boolean)
+
+export const backendTimeoutMs = (env: Bindings): number => Number(env.BACKEND_TIMEOUT_MS) || 120_000
+
+export function rateLimiter(env: Bindings, tier: Tier, kind: 'generate' | 'read'): RateLimit {
+  return tier === 'pro'
+    ? kind === 'generate'
+      ? env.RL_PRO_GENERATE
+      : env.RL_PRO_READ
+    : kind === 'generate'
+      ? env.RL_FREE_GENERATE
+      : env.RL_FREE_READ
+}

@@ -1,0 +1,50 @@
+// Bindings (wrangler.toml) and the per-request variables every middleware and route shares.
+import type { GenerationCoordinator } from './durable-objects/generation-coordinator.ts'
+import type { JobRecord } from './durable-objects/job-record.ts'
+import type { QuotaCounter } from './durable-objects/quota-counter.ts'
+import type { ServerTiming } from './middleware/server-timing.ts'
+
+export interface Bindings {
+  IMAGES: R2Bucket
+  /** `key:<sha256 hex of the bearer token>` -> `{"tier": "free" | "pro", "name"?: string}` */
+  API_KEYS: KVNamespace
+  GENERATION: DurableObjectNamespace<GenerationCoordinator>
+  JOBS: DurableObjectNamespace<JobRecord>
+  QUOTA: DurableObjectNamespace<QuotaCounter>
+  RL_FREE_GENERATE: RateLimit
+  RL_FREE_READ: RateLimit
+  RL_PRO_GENERATE: RateLimit
+  RL_PRO_READ: RateLimit
+  BACKEND_URLS: string
+  BACKEND_SECRET: string
+  BACKEND_TIMEOUT_MS: string
+  TIER_LIMITS: string
+  MODEL_VERSIONS: string
+  PUBLIC_BASE_URL?: string
+  BENCH_ROUTES?: string
+}
+
+export type Tier = 'free' | 'pro'
+export const TIERS: readonly Tier[] = ['free', 'pro']
+
+export interface Identity {
+  tier: Tier
+  /** Rate-limit and quota key: `ip:<CF-Connecting-IP>` or `key:<hash prefix>`. */
+  id: string
+}
+
+export interface Variables {
+  requestId: string
+  timing: ServerTiming
+  identity: Identity
+  rateLimit: RateLimitState
+}
+
+export interface RateLimitState {
+  /** The `RateLimit` header items this request was charged against (IETF draft format). */
+  items: string[]
+  /** Set by routes that charge limits themselves; the middleware then skips its read charge. */
+  selfCharged: boolean
+}
+
+export type AppEnv = { Bindings: Bindings; Variables: Variables }

@@ -1,0 +1,97 @@
+// What generate and jobs share: request resolution (400 naming each bad field), the cache lookup, the limit
+// charges, and the coordinated generation of the missing images.
+import type { Context } from 'hono'
+import {
+  type BackendJob,
+  type GenerationRequest,
+  type ImageDatum,
+  type OutputFormat,
+  resolveRequest,
+  toBackendJob,
+  toBase64,
+} from '../../shared/src/index.ts'
+import { modelVersions } from './config.ts'
+import type { AppEnv } from './env.ts'
+import { ApiError } from './errors.ts'
+import { imageExists, imagePath, putCache, readImage } from './storage/images.ts'
+
+export interface Prepared {
+  req: GenerationRequest
+  model: GenerationRequest['model'] & string
+  format: OutputFormat
+  jobs: BackendJob[]
+  origin: string
+}
+
+export const publicOrigin = (c: Context<AppEnv>) => c.env.PUBLIC_BASE_URL || new URL(c.req.url).origin
+
+export async function prepare(c: Context<AppEnv>, req: GenerationRequest): Promise<Prepared> {
+  const r = await resolveRequest(req, modelVersions(c.env))
+  if (!r.ok)
+    throw new ApiError('invalid_request', `${r.errors.length} invalid field(s)`, { errors: r.errors })
+  const jobs = await Promise.all(r.value.jobs.map(toBackendJob))
+  return { req, model: r.value.model, format: r.value.output_format, jobs, origin: publicOrigin(c) }
+}
+
+/** Indices of the jobs whose image is not stored yet. */
+export async function findMisses(c: Context<AppEnv>, p: Prepared): Promise<number[]> {
+  const exists = await c
+    .get('timing')
+    .time('cache', Promise.all(p.jobs.map((j) => imageExists(c.env.IMAGES, p.origin, j.key, p.format))))
+  return exists.flatMap((hit, i) => (hit ? [] : [i]))
+}
+
+/** Generates the missing images through their coordinators; throws the first failure as a problem. */
+export async function generateMissing(
+  c: Context<AppEnv>,
+  p: Prepared,
+  misses: number[],
+): Promise<Map<number, Uint8Array>> {
+  const waiter = c.get('requestId')
+  const results = await c.get('timing').time(
+    'generate',
+    Promise.all(
+      misses.map(async (i) => {
+        const job = p.jobs[i] as BackendJob
+        const stub = c.env.GENERATION.get(c.env.GENERATION.idFromName(job.key))
+        return [i, await stub.generate(job, `${waiter}:${i}`)] as const
+      }),
+    ),
+  )
+  const out = new Map<number, Uint8Array>()
+  for (const [i, r] of results) {
+    if (!r.ok)
+      throw new ApiError(r.code, r.detail, {
+        status: r.status,
+        headers: r.retryAfter ? { 'Retry-After': String(r.retryAfter) } : {},
+      })
+    const job = p.jobs[i] as BackendJob
+    c.executionCtx.waitUntil(putCache(p.origin, job.key, p.format, r.bytes))
+    if (!r.cached && 'timing' in r && misses.length === 1) c.get('timing').addUpstream(r.timing)
+    out.set(i, r.bytes)
+  }
+  return out
+}
+
+/** The response `data`: URLs, or base64 bytes (from `bytes` when just generated, else from storage). */
+export async function renderData(
+  c: Context<AppEnv>,
+  p: Prepared,
+  bytes: Map<number, Uint8Array> = new Map(),
+): Promise<ImageDatum[]> {
+  return Promise.all(
+    p.jobs.map(async (job, i) => {
+      if (p.req.response_format === 'url')
+        return { url: p.origin + imagePath(job.key, p.format), seed: job.seed }
+      let b = bytes.get(i)
+      if (!b) {
+        const img = await readImage(c.env.IMAGES, p.origin, job.key, p.format, (x) =>
+          c.executionCtx.waitUntil(x),
+        )
+        if (!img) throw new ApiError('internal', 'stored image vanished')
+        b = new Uint8Array(await new Response(img.body).arrayBuffer())
+      }
+      return { b64_json: toBase64(b), seed: job.seed }
+    }),
+  )
+}

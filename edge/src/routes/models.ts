@@ -1,0 +1,37 @@
+// GET /v1/models: the enabled models (those with a configured weights version), defaults, limits, licence.
+import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
+import { DEFAULT_MODEL, MODEL_IDS, MODELS, ModelList } from '../../../shared/src/index.ts'
+import { modelVersions } from '../config.ts'
+import type { AppEnv } from '../env.ts'
+import { errorResponses } from './responses.ts'
+
+const route = createRoute({
+  method: 'get',
+  path: '/v1/models',
+  summary: 'Models, their defaults, limits and licence',
+  responses: {
+    200: { description: 'Models', content: { 'application/json': { schema: ModelList } } },
+    ...errorResponses,
+  },
+})
+
+export function registerModelRoutes(app: OpenAPIHono<AppEnv>): void {
+  app.openapi(route, (c) => {
+    const versions = modelVersions(c.env)
+    const data = MODEL_IDS.filter((id) => versions[id]).map((id) => {
+      const m = MODELS[id]
+      return {
+        id,
+        object: 'model' as const,
+        family: m.family,
+        description: m.description,
+        default: id === DEFAULT_MODEL,
+        weights_version: versions[id] as string,
+        defaults: { ...m.defaults, size: '1024x1024', n: 1, output_format: 'png' },
+        limits: m.limits,
+        license: m.license,
+      }
+    })
+    return c.json({ object: 'list' as const, data }, 200)
+  })
+}

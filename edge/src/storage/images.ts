@@ -1,0 +1,65 @@
+// Image storage: R2 holds every image under `<key>.<ext>` (written only by the GenerationCoordinator, only for a
+// complete image); the Cache API fronts it, keyed by the public image URL.
+import { CONTENT_TYPES, type OutputFormat } from '../../../shared/src/index.ts'
+
+export const IMMUTABLE = 'public, max-age=31536000, immutable'
+
+export const objectName = (key: string, ext: OutputFormat) => `${key}.${ext}`
+export const imagePath = (key: string, ext: OutputFormat) => `/v1/images/${key}.${ext}`
+const cacheRequest = (origin: string, key: string, ext: OutputFormat) =>
+  new Request(origin + imagePath(key, ext))
+
+export function imageResponse(key: string, ext: OutputFormat, body: BodyInit): Response {
+  return new Response(body, {
+    headers: { 'Content-Type': CONTENT_TYPES[ext], 'Cache-Control': IMMUTABLE, ETag: `"${key}"` },
+  })
+}
+
+export async function putR2(
+  bucket: R2Bucket,
+  key: string,
+  ext: OutputFormat,
+  bytes: Uint8Array,
+  seed: number,
+) {
+  await bucket.put(objectName(key, ext), bytes, {
+    httpMetadata: { contentType: CONTENT_TYPES[ext], cacheControl: IMMUTABLE },
+    customMetadata: { seed: String(seed) },
+  })
+}
+
+export async function putCache(
+  origin: string,
+  key: string,
+  ext: OutputFormat,
+  bytes: Uint8Array,
+): Promise<void> {
+  await caches.default.put(cacheRequest(origin, key, ext), imageResponse(key, ext, bytes))
+}
+
+/** Whether the image exists (Cache API, then R2 head); no body is read. */
+export async function imageExists(bucket: R2Bucket, origin: string, key: string, ext: OutputFormat) {
+  const cached = await caches.default.match(cacheRequest(origin, key, ext))
+  if (cached) {
+    await cached.body?.cancel()
+    return true
+  }
+  return (await bucket.head(objectName(key, ext))) !== null
+}
+
+/** The image bytes: Cache API, else R2 (then filled into the cache via waitUntil). */
+export async function readImage(
+  bucket: R2Bucket,
+  origin: string,
+  key: string,
+  ext: OutputFormat,
+  waitUntil: (p: Promise<unknown>) => void,
+): Promise<{ body: ReadableStream | ArrayBuffer; source: 'cache' | 'r2' } | null> {
+  const cached = await caches.default.match(cacheRequest(origin, key, ext))
+  if (cached?.body) return { body: cached.body, source: 'cache' }
+  const obj = await bucket.get(objectName(key, ext))
+  if (!obj) return null
+  const bytes = await obj.arrayBuffer()
+  waitUntil(putCache(origin, key, ext, new Uint8Array(bytes)))
+  return { body: bytes, source: 'r2' }
+}

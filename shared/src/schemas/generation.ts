@@ -1,0 +1,80 @@
+// POST /v1/images/generations (and POST /v1/jobs): request and response. OpenAI Images compatible.
+import { z } from 'zod'
+import { MODEL_IDS } from '../models.ts'
+
+export const OUTPUT_FORMATS = ['png', 'webp', 'jpeg'] as const
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number]
+export const CONTENT_TYPES: Record<OutputFormat, string> = {
+  png: 'image/png',
+  webp: 'image/webp',
+  jpeg: 'image/jpeg',
+}
+
+export const SIZE_PATTERN = /^(\d{3,4})x(\d{3,4})$/
+
+/** Strict: an unknown field is a 400, so a typo never silently changes what is generated or cached. */
+export const GenerationRequest = z
+  .strictObject({
+    prompt: z.string().min(1).max(2000).meta({ example: 'an astronaut riding a horse, watercolor' }),
+    negative_prompt: z.string().max(2000).default(''),
+    model: z
+      .enum(MODEL_IDS)
+      .optional()
+      .meta({ description: "One of GET /v1/models; the server's default if omitted" }),
+    n: z.number().int().min(1).max(4).default(1).meta({ description: 'Image i uses seed + i' }),
+    size: z
+      .string()
+      .regex(SIZE_PATTERN, 'size must be "WxH"')
+      .refine(
+        (s) => s.split('x').every((v) => Number(v) >= 512 && Number(v) <= 1536 && Number(v) % 128 === 0),
+        'W and H must be multiples of 128 in 512..1536',
+      )
+      .default('1024x1024')
+      .meta({ description: 'W and H multiples of 128 in 512..1536 (model limits may narrow it)' }),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(4294967295)
+      .optional()
+      .meta({ description: 'Omitted: derived from the request hash, so identical requests share one image' }),
+    prior_steps: z
+      .number()
+      .int()
+      .min(1)
+      .max(60)
+      .optional()
+      .meta({ description: "Stage C steps; model's default" }),
+    prior_guidance: z.number().min(0).max(20).optional(),
+    decoder_steps: z
+      .number()
+      .int()
+      .min(1)
+      .max(30)
+      .optional()
+      .meta({ description: "Stage B steps; model's default" }),
+    decoder_guidance: z.number().min(0).max(10).optional(),
+    output_format: z.enum(OUTPUT_FORMATS).default('png'),
+    response_format: z.enum(['url', 'b64_json']).default('url'),
+  })
+  .meta({ id: 'GenerationRequest' })
+export type GenerationRequest = z.infer<typeof GenerationRequest>
+export type GenerationRequestInput = z.input<typeof GenerationRequest>
+
+export const ImageDatum = z
+  .object({
+    url: z.string().optional(),
+    b64_json: z.string().optional(),
+    seed: z.number().int(),
+  })
+  .meta({ id: 'ImageDatum' })
+export type ImageDatum = z.infer<typeof ImageDatum>
+
+export const GenerationResponse = z
+  .object({
+    created: z.number().int().meta({ description: 'unix seconds' }),
+    model: z.enum(MODEL_IDS),
+    data: z.array(ImageDatum),
+  })
+  .meta({ id: 'GenerationResponse' })
+export type GenerationResponse = z.infer<typeof GenerationResponse>

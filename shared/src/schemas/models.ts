@@ -1,0 +1,37 @@
+// GET /v1/models
+import { z } from 'zod'
+import { MODEL_IDS } from '../models.ts'
+
+export const ModelEntry = z
+  .object({
+    id: z.enum(MODEL_IDS),
+    object: z.literal('model'),
+    family: z.string(),
+    description: z.string(),
+    default: z.boolean(),
+    weights_version: z.string(),
+    defaults: z.object({
+      prior_steps: z.number(),
+      prior_guidance: z.number(),
+      decoder_steps: z.number(),
+      decoder_guidance: z.number(),
+      size: z.string(),
+      n: z.number(),
+      output_format: z.string(),
+    }),
+    limits: z.object({
+      min_size: z.number(),
+      max_size: z.number(),
+      size_multiple: z.number(),
+      max_n: z.number(),
+      max_prior_steps: z.number(),
+      max_decoder_steps: z.number(),
+    }),
+    license: z.object({ id: z.string(), commercial_use: z.boolean(), text: z.string() }),
+  })
+  .meta({ id: 'Model' })
+
+export const ModelList = z
+  .object({ object: z.literal('list'), data: z.array(ModelEntry) })
+  .meta({ id: 'ModelList' })
+export type ModelList = z.infer<typeof ModelList>
