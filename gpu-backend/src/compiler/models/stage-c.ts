@@ -6,7 +6,7 @@ import { Graph, type GraphOptions, type Value } from '../onnx/graph.ts'
 import { concat, conv2d, layerNormLastAxis, linear, pixelShuffle, pixelUnshuffle } from '../onnx/ops.ts'
 import type { StateDict } from '../weights/state-dict.ts'
 import { type CascadeLevels, countEntries, downEncode, upDecode } from './cascade-unet.ts'
-import { type Kwargs, pick } from './config.ts'
+import { type Kwargs, assertReleasedOrConfigured, pick } from './config.ts'
 
 export interface StageCConfig extends CascadeLevels {
   cIn: number
@@ -18,6 +18,9 @@ export interface StageCConfig extends CascadeLevels {
   cClipImg: number
   cClipSeq: number
 }
+
+/** Released variants by c_cond (models.md 3.4: DF single-file detection). */
+const STAGE_C_VARIANTS: Record<number, string> = { 2048: 'big', 1536: 'lite' }
 
 /** Sizes from the checkpoint where its shapes determine them, else from `kwargs`; heads default to 64 wide. */
 export function stageCConfig(sd: StateDict, kwargs?: Kwargs): StageCConfig {
@@ -34,6 +37,7 @@ export function stageCConfig(sd: StateDict, kwargs?: Kwargs): StageCConfig {
   const tConds = pick(kwargs, 't_conds', mapperConds(sd))
   const [, cR = 64] = shape('down_blocks.0.1.mapper.weight')
   const patch = pick(kwargs, 'patch_size', 1)
+  assertReleasedOrConfigured('Stage C', STAGE_C_VARIANTS[cCond], kwargs, `c_cond ${cCond}`)
   return {
     cIn: pick(kwargs, 'c_in', embIn / (patch * patch)),
     cOut: pick(kwargs, 'c_out', (shape('clf.1.weight')[0] ?? 16) / (patch * patch)),

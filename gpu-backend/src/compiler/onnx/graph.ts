@@ -2,7 +2,16 @@
 import { closeSync, openSync, writeSync } from 'node:fs'
 import { basename } from 'node:path'
 import { toFloat16Bits } from '../weights/dtype.ts'
-import { AttrType, ELEM, ELEM_SIZE, type ElemType, onnx } from './proto.ts'
+import {
+  AttrType,
+  ELEM,
+  ELEM_SIZE,
+  type ElemType,
+  type IAttributeProto,
+  type INodeProto,
+  type IValueInfoProto,
+  onnx,
+} from './proto.ts'
 
 export const OPSET = 21
 export const MS_OPSET = 1
@@ -50,9 +59,9 @@ const bytesOf = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a
 
 export class Graph {
   readonly floatType: ElemType
-  private readonly nodes: onnx.INodeProto[] = []
-  private readonly inputs: onnx.IValueInfoProto[] = []
-  private readonly outputs: onnx.IValueInfoProto[] = []
+  private readonly nodes: INodeProto[] = []
+  private readonly inputs: IValueInfoProto[] = []
+  private readonly outputs: IValueInfoProto[] = []
   private readonly inits: Initializer[] = []
   private readonly used = new Set<string>()
   private readonly constCache = new Map<string, Value>()
@@ -174,6 +183,10 @@ export class Graph {
     return this.nodes.length
   }
 
+  get initializerBytes(): number {
+    return this.inits.reduce((n, i) => n + i.byteLength, 0)
+  }
+
   get initializerCount(): number {
     return this.inits.length
   }
@@ -231,7 +244,7 @@ export class Graph {
   }
 }
 
-function valueInfo(name: string, type: ElemType, dims: (number | string)[]): onnx.IValueInfoProto {
+function valueInfo(name: string, type: ElemType, dims: (number | string)[]): IValueInfoProto {
   return onnx.ValueInfoProto.create({
     name,
     type: {
@@ -243,7 +256,7 @@ function valueInfo(name: string, type: ElemType, dims: (number | string)[]): onn
   })
 }
 
-function attribute(name: string, v: AttrValue): onnx.IAttributeProto {
+function attribute(name: string, v: AttrValue): IAttributeProto {
   if (typeof v === 'string') return { name, type: AttrType.STRING, s: new TextEncoder().encode(v) }
   if (typeof v === 'number')
     return Number.isInteger(v) ? { name, type: AttrType.INT, i: v } : { name, type: AttrType.FLOAT, f: v }

@@ -1,7 +1,11 @@
 // onnx-proto is static protobufjs code; from ESM it only has a default export.
 import pkg from 'onnx-proto'
+import type { onnx as OnnxTypes } from 'onnx-proto'
 
 export const { onnx } = pkg
+export type INodeProto = OnnxTypes.INodeProto
+export type IValueInfoProto = OnnxTypes.IValueInfoProto
+export type IAttributeProto = OnnxTypes.IAttributeProto
 export const TensorType = onnx.TensorProto.DataType
 export const AttrType = onnx.AttributeProto.AttributeType
 

@@ -1,0 +1,157 @@
+// Checkpoint files -> ONNX graphs in a model directory (the `cascade convert` command).
+import { createHash } from 'node:crypto'
+import { createReadStream, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { basename, join } from 'node:path'
+import { FAMILY_SETTINGS, type Family, Manifest } from './manifest.ts'
+import { type Kwargs, readConfigFile } from './models/config.ts'
+import type { GraphDtype } from './onnx/graph.ts'
+import { type BuiltGraph, type StageId, stageSpec, toOriginalNames } from './stages.ts'
+import { SafetensorsFile } from './weights/safetensors.ts'
+import { StateDict } from './weights/state-dict.ts'
+
+/** Graphs whose weights exceed this go to external data (protobuf cannot hold 2 GB). */
+const INLINE_LIMIT = 256 * 1024 * 1024
+
+export interface Progress {
+  /** Called once per graph with its tensor count, then once per tensor written. */
+  start(label: string, tensors: number): void
+  tick(tensor: string): void
+  stop(): void
+}
+
+export interface ConvertStageOptions {
+  family: Family
+  stage: StageId
+  weights: string[]
+  config?: string | Kwargs
+  dtype?: GraphDtype
+  extraInputs?: boolean
+  outDir: string
+  progress?: Progress
+}
+
+export interface WrittenGraph {
+  file: string
+  config: object
+  files: string[]
+}
+
+export function loadCheckpoint(paths: string[]): StateDict {
+  const sd = StateDict.fromSafetensors(paths.map((p) => SafetensorsFile.open(p)))
+  toOriginalNames(sd)
+  return sd
+}
+
+export function convertStage(o: ConvertStageOptions): WrittenGraph[] {
+  const sd = loadCheckpoint(o.weights)
+  const kwargs = typeof o.config === 'string' ? readConfigFile(o.config) : o.config
+  const built = stageSpec(o.family, o.stage).build(sd, kwargs, { dtype: o.dtype ?? 'fp32', extraInputs: o.extraInputs })
+  mkdirSync(o.outDir, { recursive: true })
+  return built.map((b) => writeGraph(b, o.outDir, o.progress))
+}
+
+function writeGraph(b: BuiltGraph, outDir: string, progress?: Progress): WrittenGraph {
+  const external = b.graph.initializerBytes > INLINE_LIMIT
+  const dataFile = `${b.file}.data`
+  rmSync(join(outDir, dataFile), { force: true })
+  progress?.start(b.file, b.graph.initializerCount)
+  const bytes = b.graph.serialize({
+    ...(external ? { externalDataPath: join(outDir, dataFile) } : {}),
+    onTensor: (t) => progress?.tick(t),
+  })
+  progress?.stop()
+  writeFileSync(join(outDir, b.file), bytes)
+  return { file: b.file, config: b.config, files: external ? [b.file, dataFile] : [b.file] }
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const h = createHash('sha256')
+  for await (const chunk of createReadStream(path)) h.update(chunk as Buffer)
+  return h.digest('hex')
+}
+
+/** Checkpoints of one stage found in a folder of official files, plus a config JSON if one sits beside them. */
+export interface StageFiles {
+  weights: string[]
+  config?: string
+}
+
+const SC_ROOT: Record<StageId, string> = { c: 'stage_c', b: 'stage_b', a: 'stage_a' }
+const DIFFUSERS_DIR: Record<StageId, string> = { c: 'prior', b: 'decoder', a: 'vqgan' }
+
+/**
+ * Finds each stage's checkpoint: the original layout (`stage_c[_lite][_bf16].safetensors` at the root,
+ * with an optional `stage_c[_lite].json` config) or the diffusers layout (`prior[_lite]/`, `decoder[_lite]/`,
+ * `vqgan/` with `diffusion_pytorch_model*.safetensors` and `config.json`). fp32 files win over bf16 ones.
+ */
+export function locateStageFiles(from: string, stage: StageId, variant: string): StageFiles {
+  const lite = variant === 'lite' && stage !== 'a' ? '_lite' : ''
+  for (const name of [`${SC_ROOT[stage]}${lite}.safetensors`, `${SC_ROOT[stage]}${lite}_bf16.safetensors`]) {
+    const p = join(from, name)
+    if (existsSync(p)) {
+      const cfg = join(from, `${SC_ROOT[stage]}${lite}.json`)
+      return { weights: [p], ...(existsSync(cfg) ? { config: cfg } : {}) }
+    }
+  }
+  const dir = join(from, `${DIFFUSERS_DIR[stage]}${lite}`)
+  if (existsSync(dir) && statSync(dir).isDirectory()) {
+    const all = readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort()
+    const fp32 = all.filter((f) => !/\.(bf16|fp16)\./.test(f))
+    const pick = fp32.length ? fp32 : all
+    if (pick.length) {
+      const cfg = join(dir, 'config.json')
+      return { weights: pick.map((f) => join(dir, f)), ...(existsSync(cfg) ? { config: cfg } : {}) }
+    }
+  }
+  throw new Error(`no ${variant} stage ${stage} checkpoint in ${from} (looked for ${SC_ROOT[stage]}${lite}[_bf16].safetensors and ${DIFFUSERS_DIR[stage]}${lite}/)`)
+}
+
+export interface ConvertModelOptions {
+  family: Family
+  from: string
+  outDir: string
+  variant?: string
+  dtype?: GraphDtype
+  progress?: Progress
+}
+
+export async function convertModel(o: ConvertModelOptions): Promise<Manifest> {
+  const variant = o.variant ?? (o.family === 'stable-cascade' ? 'big' : 'v2')
+  const dtype = o.dtype ?? 'fp32'
+  mkdirSync(o.outDir, { recursive: true })
+  const graphs: Manifest['graphs'] = {}
+  const sources: string[] = []
+  const files: string[] = []
+  for (const stage of ['c', 'b', 'a'] as const) {
+    const found = locateStageFiles(o.from, stage, variant)
+    for (const w of found.weights) sources.push(`${basename(w)}:${await sha256File(w)}`)
+    const written = convertStage({
+      family: o.family,
+      stage,
+      weights: found.weights,
+      ...(found.config ? { config: found.config } : {}),
+      dtype,
+      outDir: o.outDir,
+      ...(o.progress ? { progress: o.progress } : {}),
+    })
+    for (const w of written) {
+      graphs[w.file.replace(/\.onnx$/, '')] = { file: w.file, config: w.config as Record<string, unknown> }
+      files.push(...w.files)
+    }
+  }
+  const manifest: Manifest = {
+    schema_version: 1,
+    family: o.family,
+    variant,
+    weights_version: createHash('sha256').update(sources.sort().join('\n')).digest('hex'),
+    dtype,
+    created_by: 'cascade convert',
+    settings: FAMILY_SETTINGS[o.family],
+    graphs,
+    files: await Promise.all(
+      files.map(async (f) => ({ path: f, bytes: statSync(join(o.outDir, f)).size, sha256: await sha256File(join(o.outDir, f)) })),
+    ),
+  }
+  writeFileSync(join(o.outDir, 'manifest.json'), `${JSON.stringify(Manifest.parse(manifest), null, 2)}\n`)
+  return manifest
+}

@@ -1,0 +1,99 @@
+// `cascade make-tiny`: a complete model directory with random weights and the real architecture,
+// written as official-format checkpoints and then compiled by the same path as released weights.
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { type Progress, convertModel } from './convert.ts'
+import type { Family, Manifest } from './manifest.ts'
+import type { Kwargs } from './models/config.ts'
+import { type StageId, stageSpec } from './stages.ts'
+import { type TensorToWrite, writeSafetensors } from './weights/safetensors.ts'
+import { SchemaRecorder } from './weights/schema-recorder.ts'
+
+/** Small configs of the released structures (level patterns, t_conds, c_r as released). */
+export const TINY_CONFIGS: Record<Family, Record<StageId, Kwargs>> = {
+  'stable-cascade': {
+    c: {
+      c_in: 16, c_out: 16, c_r: 64, patch_size: 1, c_cond: 64, c_hidden: [64, 64], nhead: [2, 2],
+      blocks: [[1, 2], [2, 1]], block_repeat: [[1, 1], [1, 1]], level_config: ['CTA', 'CTA'],
+      c_clip_text: 64, c_clip_text_pooled: 32, c_clip_img: 24, c_clip_seq: 4, t_conds: ['sca', 'crp'],
+    },
+    b: {
+      c_in: 4, c_out: 4, c_r: 64, patch_size: 2, c_cond: 32, c_hidden: [16, 24, 32, 32], nhead: [-1, -1, 2, 2],
+      blocks: [[1, 1, 2, 1], [1, 2, 1, 1]], block_repeat: [[1, 1, 1, 1], [2, 2, 1, 1]],
+      level_config: ['CT', 'CT', 'CTA', 'CTA'], c_clip: 32, c_clip_seq: 4, c_effnet: 16, c_pixels: 3, t_conds: ['sca'],
+    },
+    a: { levels: 2, bottleneck_blocks: 2, c_hidden: 32, c_latent: 4, codebook_size: 64, scale_factor: 0.43 },
+  },
+  'wuerstchen-v2': {
+    c: { _class_name: 'WuerstchenPrior', c_in: 16, c: 32, c_cond: 24, c_r: 64, depth: 2, nhead: 2 },
+    b: {
+      _class_name: 'WuerstchenDiffNeXt', c_in: 4, c_out: 4, c_r: 64, patch_size: 2, c_cond: 24,
+      c_hidden: [8, 16, 24, 32], nhead: [-1, 2, 2, 4], blocks: [1, 1, 2, 1], level_config: ['CT', 'CTA', 'CTA', 'CTA'],
+      inject_effnet: [false, true, true, true], effnet_embd: 16, clip_embd: 20, kernel_size: 3,
+    },
+    a: {
+      _class_name: 'PaellaVQModel', levels: 2, bottleneck_blocks: 2, embed_dim: 16, latent_channels: 4,
+      num_vq_embeddings: 32, scale_factor: 0.3764,
+    },
+  },
+}
+
+/** mulberry32: a tiny seeded generator, so a seed always gives the same model. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+function normal(rand: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand())
+}
+
+/** Initialisation in the spirit of the golden sets: no path is zero, activations stay O(1). */
+function init(key: string, shape: number[], rand: () => number): Float32Array {
+  const n = shape.reduce((a, b) => a * b, 1)
+  const fanIn = shape.length > 1 ? shape.slice(1).reduce((a, b) => a * b, 1) : 1
+  const gauss = (mean: number, std: number) => Float32Array.from({ length: n }, () => mean + std * normal(rand))
+  if (key.endsWith('running_var')) return Float32Array.from({ length: n }, () => 0.5 + rand())
+  if (key.endsWith('running_mean')) return gauss(0, 0.2)
+  if (/\.(gamma|beta)$/.test(key)) return gauss(0, 0.2)
+  if (key.endsWith('gammas')) return gauss(0, 0.3)
+  if (key.endsWith('.bias')) return gauss(0, 0.05)
+  if (shape.length === 1) return gauss(1, 0.1) // BatchNorm weight
+  const gain = /\.mapper(_\w+)?\.weight$/.test(key) ? 0.35 : 1
+  return gauss(0, gain / Math.sqrt(fanIn))
+}
+
+/** Random weights for every key the architecture of `kwargs` has, under the official names. */
+export function randomCheckpoint(family: Family, stage: StageId, kwargs: Kwargs, rand: () => number): [string, TensorToWrite][] {
+  const rec = new SchemaRecorder()
+  stageSpec(family, stage).build(rec, kwargs, {})
+  return [...rec.schema].map(([k, shape]) => [k, { dtype: 'F32', shape, data: init(k, shape, rand) }])
+}
+
+const SOURCE_NAMES: Record<StageId, string> = { c: 'stage_c', b: 'stage_b', a: 'stage_a' }
+
+export interface MakeTinyOptions {
+  family: Family
+  outDir: string
+  seed?: number
+  progress?: Progress
+}
+
+export async function makeTiny(o: MakeTinyOptions): Promise<Manifest> {
+  const rand = rng(o.seed ?? 0)
+  const src = join(o.outDir, 'checkpoints')
+  mkdirSync(src, { recursive: true })
+  for (const stage of ['c', 'b', 'a'] as const) {
+    const kwargs = TINY_CONFIGS[o.family][stage]
+    const tensors = randomCheckpoint(o.family, stage, kwargs, rand)
+    writeSafetensors(join(src, `${SOURCE_NAMES[stage]}.safetensors`), tensors, { format: 'pt', generator: 'cascade make-tiny' })
+    writeFileSync(join(src, `${SOURCE_NAMES[stage]}.json`), `${JSON.stringify({ kwargs }, null, 1)}\n`)
+  }
+  return convertModel({ family: o.family, from: src, outDir: o.outDir, variant: 'tiny', ...(o.progress ? { progress: o.progress } : {}) })
+}

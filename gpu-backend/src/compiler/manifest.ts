@@ -1,0 +1,54 @@
+// manifest.json of a model directory: what the backend needs to load and run a converted model.
+import { z } from 'zod'
+
+export const FAMILIES = ['stable-cascade', 'wuerstchen-v2'] as const
+export const Family = z.enum(FAMILIES)
+export type Family = z.infer<typeof Family>
+
+export const ManifestFile = z.object({
+  path: z.string(),
+  bytes: z.number().int().nonnegative(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+})
+
+export const FamilySettings = z.object({
+  /** Stage A decode multiplies the Stage B latent by this (applied inside stage_a_decoder.onnx). */
+  stage_a_scale: z.number(),
+  sampler: z.enum(['gdf', 'ddpm-wuerstchen']),
+  /** Which text-encoder outputs condition each stage. */
+  text: z.object({ stage_c: z.array(z.string()), stage_b: z.array(z.string()) }),
+  /** v2: the prior works in normalized effnet space; Stage B gets latents·mean − std. */
+  prior_denormalize: z.object({ mean: z.number(), std: z.number() }).optional(),
+  /** GDF settings of the official Stable Cascade sampler. */
+  gdf: z.object({ stage_c_shift: z.number(), stage_b_shift: z.number(), cfg_rho: z.number() }).optional(),
+})
+export type FamilySettings = z.infer<typeof FamilySettings>
+
+export const Manifest = z.object({
+  schema_version: z.literal(1),
+  family: Family,
+  variant: z.string(),
+  /** sha256 over the source checkpoints' hashes: identifies the weights, whatever the graph dtype. */
+  weights_version: z.string(),
+  dtype: z.enum(['fp32', 'fp16']),
+  created_by: z.string(),
+  settings: FamilySettings,
+  graphs: z.record(z.string(), z.object({ file: z.string(), config: z.record(z.string(), z.unknown()) })),
+  files: z.array(ManifestFile),
+})
+export type Manifest = z.infer<typeof Manifest>
+
+export const FAMILY_SETTINGS: Record<Family, FamilySettings> = {
+  'stable-cascade': {
+    stage_a_scale: 0.43,
+    sampler: 'gdf',
+    text: { stage_c: ['hidden_pre_norm', 'text_embeds'], stage_b: ['text_embeds'] },
+    gdf: { stage_c_shift: 2, stage_b_shift: 1, cfg_rho: 0.7 },
+  },
+  'wuerstchen-v2': {
+    stage_a_scale: 0.3764,
+    sampler: 'ddpm-wuerstchen',
+    text: { stage_c: ['last_hidden_state'], stage_b: ['last_hidden_state'] },
+    prior_denormalize: { mean: 42, std: 1 },
+  },
+}
