@@ -1,0 +1,147 @@
+// TEST DOUBLE of the GPU backend (gpu-backend/ is the real one): a tiny Node HTTP server that speaks the same
+// `POST /v1/generate` contract (HMAC-verified with shared/src/hmac.ts exactly as the real backend does, key
+// checked with verifyJobKey) and answers a real small PNG. Its behaviour is steered by markers in the (normalized)
+// prompt, so every edge test states its scenario in its own request:
+//   [503]          every backend answers 503 + Retry-After       [503@<port>]  only that port does
+//   [garbage]      200 text/plain                                [truncated]   a PNG without its IEND chunk
+//   [slow]         answers after 5 s (past the test timeout)     [slowstream]  SSE progress every 100 ms, 100 steps
+//   [fail]         SSE `error` event with status 500 (and a 500 in image mode)
+// Control: GET /_calls?prompt=<normalized prompt> -> {count, badSignatures, aborted, lastAccept, lastSignatureOk}
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { encode } from 'fast-png'
+import { formatSse, type Job, verifyJobKey, verifySignature } from '../../shared/src/index.ts'
+
+export const STAND_IN_SECRET = 'test-secret-for-the-stand-in-backend'
+export const STAND_IN_PORTS = [18788, 18789] as const
+export const DEAD_PORT = 18790
+
+interface Record_ {
+  count: number
+  badSignatures: number
+  aborted: number
+  lastAccept: string
+  lastSignatureOk: boolean
+}
+const calls = new Map<string, Record_>()
+const rec = (prompt: string) => {
+  let r = calls.get(prompt)
+  if (!r) {
+    r = { count: 0, badSignatures: 0, aborted: 0, lastAccept: '', lastSignatureOk: false }
+    calls.set(prompt, r)
+  }
+  return r
+}
+
+const PNG = (() => {
+  const data = new Uint8Array(8 * 8 * 3).map((_, i) => (i * 37) % 256)
+  return encode({ width: 8, height: 8, data, channels: 3, depth: 8 })
+})()
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+async function body(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  for await (const c of req) chunks.push(c as Buffer)
+  return Buffer.concat(chunks)
+}
+
+async function handle(port: number, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://x')
+  if (url.pathname === '/_calls') {
+    res.setHeader('Content-Type', 'application/json')
+    res.end(JSON.stringify(calls.get(url.searchParams.get('prompt') ?? '') ?? null))
+    return
+  }
+  if (url.pathname === '/healthz') return void res.end('ok')
+  if (req.method !== 'POST' || url.pathname !== '/v1/generate') return void res.writeHead(404).end()
+  const raw = await body(req)
+  const job = JSON.parse(raw.toString('utf8')) as Job & { key: string }
+  const r = rec(job.prompt)
+  r.count++
+  r.lastAccept = String(req.headers.accept)
+  const sig = await verifySignature(
+    STAND_IN_SECRET,
+    {
+      timestamp: req.headers['x-cascade-timestamp'] as string,
+      signature: req.headers['x-cascade-signature'] as string,
+    },
+    new Uint8Array(raw),
+  )
+  r.lastSignatureOk = sig.ok
+  if (!sig.ok) {
+    r.badSignatures++
+    return void res.writeHead(401).end()
+  }
+  if (!(await verifyJobKey(job))) return void res.writeHead(400).end('key mismatch')
+  const p = job.prompt
+  if (p.includes('[503]') || p.includes(`[503@${port}]`))
+    return void res.writeHead(503, { 'Retry-After': '7' }).end('queue full')
+  if (p.includes('[garbage]')) return void res.writeHead(200, { 'Content-Type': 'text/plain' }).end('lol')
+  if (p.includes('[slow]')) await sleep(5000)
+  const image = p.includes('[truncated]') ? PNG.subarray(0, PNG.length - 12) : PNG
+  if (String(req.headers.accept).startsWith('text/event-stream')) {
+    res.writeHead(200, { 'Content-Type': 'text/event-stream' })
+    let closed = false
+    res.on('close', () => {
+      if (!res.writableFinished) {
+        closed = true
+        r.aborted++
+      }
+    })
+    res.write(formatSse('queued', { position: 0 }))
+    const steps = p.includes('[slowstream]') ? 100 : 3
+    for (const stage of ['c', 'b'] as const) {
+      for (let step = 1; step <= steps; step++) {
+        if (closed) return
+        res.write(formatSse('progress', { stage, step, steps }))
+        if (p.includes('[slowstream]')) await sleep(100)
+      }
+    }
+    if (p.includes('[fail]'))
+      return void res.end(formatSse('error', { status: 500, code: 'internal', detail: 'boom' }))
+    res.end(
+      formatSse('result', {
+        content_type: 'image/png',
+        seed: job.seed,
+        model_version: job.model_version,
+        b64: Buffer.from(image).toString('base64'),
+      }),
+    )
+    return
+  }
+  if (p.includes('[fail]')) return void res.writeHead(500).end('boom')
+  res.writeHead(200, {
+    'Content-Type': 'image/png',
+    'X-Seed': String(job.seed),
+    'X-Model-Version': job.model_version,
+    'Server-Timing': 'queue;dur=1, text;dur=2, stage_c;dur=3, stage_b;dur=4, stage_a;dur=5, encode;dur=6',
+  })
+  res.end(image)
+}
+
+export async function startStandIn(ports: readonly number[] = STAND_IN_PORTS): Promise<Server[]> {
+  return Promise.all(
+    ports.map(
+      (port) =>
+        new Promise<Server>((resolve, reject) => {
+          const server = createServer((req, res) => {
+            handle(port, req, res).catch((err) => {
+              console.error('stand-in', err)
+              if (!res.headersSent) res.writeHead(500)
+              res.end()
+            })
+          })
+          server.once('error', reject)
+          server.listen(port, '127.0.0.1', () => resolve(server))
+        }),
+    ),
+  )
+}
+
+/** vitest globalSetup entry */
+export default async function setup(): Promise<() => Promise<void>> {
+  const servers = await startStandIn()
+  return async () => {
+    await Promise.all(servers.map((s) => new Promise((r) => s.close(r))))
+  }
+}
