@@ -26,12 +26,21 @@ program
   .addOption(new Option('--from <folder>', 'folder of official files (original or diffusers layout)').conflicts(['stage', 'weights']))
   .option('--variant <name>', 'released variant to pick in --from (stable-cascade: big | lite)')
   .addOption(new Option('--dtype <dtype>', 'graph precision').choices(['fp32', 'fp16']).default('fp32'))
+  .addOption(new Option('--attention <kernel>', 'attention kernel: matmul (fastest on CPU) or com.microsoft MHA (CUDA)').choices(['matmul', 'mha']).default('matmul'))
   .option('--extra-inputs', 'expose sca / crp / pixels as graph inputs instead of folding their defaults', false)
   .requiredOption('--out <dir>', 'output directory')
   .action(async (o) => {
     const f = o.family as Family
     if (o.from) {
-      const m = await convertModel({ family: f, from: o.from, outDir: o.out, variant: o.variant, dtype: o.dtype, progress: progressBar() })
+      const m = await convertModel({
+        family: f,
+        from: o.from,
+        outDir: o.out,
+        variant: o.variant,
+        dtype: o.dtype,
+        attention: o.attention,
+        progress: progressBar(),
+      })
       console.log(`wrote ${m.files.length} files and manifest.json to ${o.out} (weights ${m.weights_version.slice(0, 12)})`)
       return
     }
@@ -42,6 +51,7 @@ program
       weights: o.weights,
       config: o.config,
       dtype: o.dtype,
+      attention: o.attention,
       extraInputs: o.extraInputs,
       outDir: o.out,
       progress: progressBar(),

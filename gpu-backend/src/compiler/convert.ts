@@ -4,7 +4,7 @@ import { createReadStream, existsSync, mkdirSync, readdirSync, rmSync, statSync,
 import { basename, join } from 'node:path'
 import { FAMILY_SETTINGS, type Family, Manifest } from './manifest.ts'
 import { type Kwargs, readConfigFile } from './models/config.ts'
-import type { GraphDtype } from './onnx/graph.ts'
+import type { AttentionKernel, GraphDtype } from './onnx/graph.ts'
 import { type BuiltGraph, type StageId, stageSpec, toOriginalNames } from './stages.ts'
 import { SafetensorsFile } from './weights/safetensors.ts'
 import { StateDict } from './weights/state-dict.ts'
@@ -25,6 +25,7 @@ export interface ConvertStageOptions {
   weights: string[]
   config?: string | Kwargs
   dtype?: GraphDtype
+  attention?: AttentionKernel
   extraInputs?: boolean
   outDir: string
   progress?: Progress
@@ -45,7 +46,11 @@ export function loadCheckpoint(paths: string[]): StateDict {
 export function convertStage(o: ConvertStageOptions): WrittenGraph[] {
   const sd = loadCheckpoint(o.weights)
   const kwargs = typeof o.config === 'string' ? readConfigFile(o.config) : o.config
-  const built = stageSpec(o.family, o.stage).build(sd, kwargs, { dtype: o.dtype ?? 'fp32', extraInputs: o.extraInputs })
+  const built = stageSpec(o.family, o.stage).build(sd, kwargs, {
+    dtype: o.dtype ?? 'fp32',
+    attention: o.attention ?? 'matmul',
+    extraInputs: o.extraInputs ?? false,
+  })
   mkdirSync(o.outDir, { recursive: true })
   return built.map((b) => writeGraph(b, o.outDir, o.progress))
 }
@@ -112,6 +117,7 @@ export interface ConvertModelOptions {
   outDir: string
   variant?: string
   dtype?: GraphDtype
+  attention?: AttentionKernel
   progress?: Progress
 }
 
@@ -131,6 +137,7 @@ export async function convertModel(o: ConvertModelOptions): Promise<Manifest> {
       weights: found.weights,
       ...(found.config ? { config: found.config } : {}),
       dtype,
+      ...(o.attention ? { attention: o.attention } : {}),
       outDir: o.outDir,
       ...(o.progress ? { progress: o.progress } : {}),
     })

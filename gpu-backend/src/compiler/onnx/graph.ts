@@ -22,7 +22,11 @@ export type GraphDtype = 'fp32' | 'fp16'
 export interface GraphOptions {
   dtype?: GraphDtype
   fused?: boolean
+  /** Attention kernel: plain MatMul/Softmax (default; fastest on ORT's CPU provider) or com.microsoft MHA. */
+  attention?: AttentionKernel
 }
+
+export type AttentionKernel = 'matmul' | 'mha'
 
 /** A named tensor in the graph. `type` is the element type when the builder knows it. */
 export interface Value {
@@ -70,6 +74,7 @@ export class Graph {
   readonly dtype: GraphDtype
   /** Use fused kernels and host-side folding; false builds the plain graph (the benchmark's baseline). */
   readonly fused: boolean
+  readonly attention: AttentionKernel
 
   constructor(
     readonly name: string,
@@ -77,6 +82,7 @@ export class Graph {
   ) {
     this.dtype = opts.dtype ?? 'fp32'
     this.fused = opts.fused ?? true
+    this.attention = opts.attention ?? 'matmul'
     this.floatType = this.dtype === 'fp16' ? 'float16' : 'float32'
   }
 
