@@ -11,11 +11,11 @@ export class ServerTiming {
     this.#entries.push(`${name};dur=${Math.max(0, Math.round(durMs))}${desc ? `;desc="${desc}"` : ''}`)
   }
 
-  /** Times `work` under `name`. */
-  async time<T>(name: string, work: Promise<T> | (() => Promise<T>)): Promise<T> {
+  /** Times `work` under `name`. (A Workers RPC promise is also callable, so no function overload here.) */
+  async time<T>(name: string, work: PromiseLike<T>): Promise<T> {
     const t0 = Date.now()
     try {
-      return await (typeof work === 'function' ? work() : work)
+      return await work
     } finally {
       this.add(name, Date.now() - t0)
     }

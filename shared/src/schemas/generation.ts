@@ -26,7 +26,9 @@ export const GenerationRequest = z
       .string()
       .regex(SIZE_PATTERN, 'size must be "WxH"')
       .refine(
-        (s) => s.split('x').every((v) => Number(v) >= 512 && Number(v) <= 1536 && Number(v) % 128 === 0),
+        (s) =>
+          !SIZE_PATTERN.test(s) ||
+          s.split('x').every((v) => Number(v) >= 512 && Number(v) <= 1536 && Number(v) % 128 === 0),
         'W and H must be multiples of 128 in 512..1536',
       )
       .default('1024x1024')
