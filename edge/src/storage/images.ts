@@ -37,8 +37,25 @@ export async function putCache(
   await caches.default.put(cacheRequest(origin, key, ext), imageResponse(key, ext, bytes))
 }
 
-/** Whether the image exists (Cache API, then R2 head); no body is read. */
+// Keys are content addresses and images are never deleted by this service, so "exists" is immutable and can be
+// remembered per isolate (bounded, oldest dropped first). A cache hit then costs no storage round trip at all.
+const KNOWN_MAX = 10_000
+const known = new Set<string>()
+const remember = (name: string) => {
+  if (known.size >= KNOWN_MAX) known.delete(known.values().next().value as string)
+  known.add(name)
+}
+
+/** Whether the image exists (isolate memo, Cache API, then R2 head); no body is read. */
 export async function imageExists(bucket: R2Bucket, origin: string, key: string, ext: OutputFormat) {
+  const name = objectName(key, ext)
+  if (known.has(name)) return true
+  const found = await lookup(bucket, origin, key, ext)
+  if (found) remember(name)
+  return found
+}
+
+async function lookup(bucket: R2Bucket, origin: string, key: string, ext: OutputFormat) {
   const cached = await caches.default.match(cacheRequest(origin, key, ext))
   if (cached) {
     await cached.body?.cancel()
