@@ -1,10 +1,11 @@
 // Which graphs each family's stages compile to, and how a checkpoint in any supported format is
 // brought onto the official key names first.
 import type { Kwargs } from './models/config.ts'
+import { buildStageB, stageBConfig } from './models/stage-b.ts'
 import { type StageOptions, buildStageC, stageCConfig } from './models/stage-c.ts'
 import type { Graph } from './onnx/graph.ts'
 import type { Family } from './manifest.ts'
-import { isDiffusersFormat, packDiffusersAttention } from './weights/key-map.ts'
+import { isDiffusersFormat, packDiffusersAttention, renameStageBClipMapper } from './weights/key-map.ts'
 import type { StateDict } from './weights/state-dict.ts'
 
 export const STAGE_IDS = ['c', 'b', 'a'] as const
@@ -25,6 +26,7 @@ export interface StageSpec {
 /** Maps diffusers-format names onto the original ones (a no-op for original checkpoints). */
 export function toOriginalNames(sd: StateDict): void {
   if (isDiffusersFormat(sd)) packDiffusersAttention(sd)
+  renameStageBClipMapper(sd)
 }
 
 const stageC: StageSpec = {
@@ -34,8 +36,15 @@ const stageC: StageSpec = {
   },
 }
 
+const stageB: StageSpec = {
+  build(sd, kwargs, opts) {
+    const config = stageBConfig(sd, kwargs)
+    return [{ file: 'stage_b.onnx', graph: buildStageB(sd, config, opts), config }]
+  },
+}
+
 export const STAGES: Record<Family, Partial<Record<StageId, StageSpec>>> = {
-  'stable-cascade': { c: stageC },
+  'stable-cascade': { c: stageC, b: stageB },
   'wuerstchen-v2': {},
 }
 

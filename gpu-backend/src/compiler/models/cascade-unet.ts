@@ -2,11 +2,12 @@
 // list of ResBlock (C), TimestepBlock (T) and AttnBlock (A) entries, optional repeats joined by 1×1
 // "repeat mapper" convs, and skips from the down path into the first ResBlock of each up level.
 import { attnBlock } from '../blocks/attn-block.ts'
+import { layerNorm2d } from '../blocks/layer-norm-2d.ts'
 import type { TimeEmbedding } from '../blocks/r-embedding.ts'
 import { resBlock } from '../blocks/res-block.ts'
 import { timestepBlock } from '../blocks/timestep-block.ts'
 import type { Graph, Value } from '../onnx/graph.ts'
-import { conv2d, resizeBilinearLike } from '../onnx/ops.ts'
+import { conv2d, pixelShuffle, pixelUnshuffle, resizeBilinearLike } from '../onnx/ops.ts'
 import type { StateDict } from '../weights/state-dict.ts'
 
 export interface CascadeLevels {
@@ -106,4 +107,51 @@ export function countEntries(sd: StateDict, prefix: string): number {
       if (Number.isInteger(j)) max = Math.max(max, j)
     }
   return max + 1
+}
+
+/** A level's block pattern ('CT', 'CTA', ...), read off the keys of its first entries. */
+export function levelTypes(sd: StateDict, prefix: string): string {
+  const typeOf = (j: number) =>
+    sd.has(`${prefix}.${j}.depthwise.weight`)
+      ? 'C'
+      : sd.has(`${prefix}.${j}.mapper.weight`)
+        ? 'T'
+        : sd.has(`${prefix}.${j}.kv_mapper.1.weight`)
+          ? 'A'
+          : undefined
+  let types = ''
+  for (let j = 0; ; j++) {
+    const t = typeOf(j)
+    if (!t || (j > 0 && t === types[0])) return types
+    types += t
+  }
+}
+
+// `embedding`: PixelUnshuffle(patch) -> Conv 1×1 -> LayerNorm2d. x: [B, c_in, H, W] -> [B, c0, H/p, W/p]
+export function patchEmbedding(
+  g: Graph,
+  x: Value,
+  sd: StateDict,
+  cIn: number,
+  c0: number,
+  patch: number,
+): Value {
+  const w = sd.take('embedding.1.weight', [c0, cIn * patch * patch, 1, 1])
+  const h = conv2d(g, pixelUnshuffle(g, x, patch), w, sd.take('embedding.1.bias', [c0]), 'embedding.1')
+  return layerNorm2d(g, h, c0)
+}
+
+// `clf`: LayerNorm2d -> Conv 1×1 -> PixelShuffle(patch). x: [B, c0, h, w] -> [B, c_out, h·p, w·p]
+export function patchClassifier(
+  g: Graph,
+  x: Value,
+  sd: StateDict,
+  c0: number,
+  cOut: number,
+  patch: number,
+): Value {
+  const p2 = patch * patch
+  const w = sd.take('clf.1.weight', [cOut * p2, c0, 1, 1])
+  const h = conv2d(g, layerNorm2d(g, x, c0), w, sd.take('clf.1.bias', [cOut * p2]), 'clf.1')
+  return pixelShuffle(g, h, patch)
 }

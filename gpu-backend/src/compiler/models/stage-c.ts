@@ -3,9 +3,9 @@
 import { layerNorm2d } from '../blocks/layer-norm-2d.ts'
 import { timeEmbedding } from '../blocks/r-embedding.ts'
 import { Graph, type GraphOptions, type Value } from '../onnx/graph.ts'
-import { concat, conv2d, layerNormLastAxis, linear, pixelShuffle, pixelUnshuffle } from '../onnx/ops.ts'
+import { concat, conv2d, layerNormLastAxis, linear } from '../onnx/ops.ts'
 import type { StateDict } from '../weights/state-dict.ts'
-import { type CascadeLevels, countEntries, downEncode, upDecode } from './cascade-unet.ts'
+import { type CascadeLevels, countEntries, downEncode, patchClassifier, patchEmbedding, upDecode } from './cascade-unet.ts'
 import { type Kwargs, assertReleasedOrConfigured, pick } from './config.ts'
 
 export interface StageCConfig extends CascadeLevels {
@@ -110,9 +110,7 @@ export function buildStageC(sd: StateDict, cfg: StageCConfig, opts: StageOptions
 
   const t = timeEmbedding(g, r, cfg.cR, conds)
   const cond = clipTokens(g, sd, cfg, text, pooled, img)
-  const p2 = cfg.patchSize * cfg.patchSize
-  let h = conv2d(g, pixelUnshuffle(g, x, cfg.patchSize), sd.take('embedding.1.weight', [c0, cfg.cIn * p2, 1, 1]), sd.take('embedding.1.bias', [c0]), 'embedding.1')
-  h = layerNorm2d(g, h, c0)
+  let h = patchEmbedding(g, x, sd, cfg.cIn, c0, cfg.patchSize)
 
   // switch_level=[False]: level changes are LayerNorm2d + a 1×1 conv, no resampling.
   const levelConv = (v: Value, key: string, cIn: number, cOut: number) =>
@@ -123,8 +121,7 @@ export function buildStageC(sd: StateDict, cfg: StageCConfig, opts: StageOptions
   }
   const levels = downEncode(g, h, t, cond, sd, cfg, hooks)
   h = upDecode(g, levels, t, cond, sd, cfg, hooks)
-  h = conv2d(g, layerNorm2d(g, h, c0), sd.take('clf.1.weight', [cfg.cOut * p2, c0, 1, 1]), sd.take('clf.1.bias', [cfg.cOut * p2]), 'clf.1')
-  g.output(pixelShuffle(g, h, cfg.patchSize), 'eps', ['batch', cfg.cOut, 'height', 'width'])
+  g.output(patchClassifier(g, h, sd, c0, cfg.cOut, cfg.patchSize), 'eps', ['batch', cfg.cOut, 'height', 'width'])
   sd.assertComplete()
   return g
 }

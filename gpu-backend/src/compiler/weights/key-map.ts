@@ -6,6 +6,15 @@ import type { LazyTensor, StateDict } from './state-dict.ts'
 const TO_QKV = /^(.*\.attention)\.to_(q|k|v)\.(weight|bias)$/
 const TO_OUT = /^(.*\.attention)\.to_out\.0\.(weight|bias)$/
 
+/**
+ * Stage B only (detected by its `effnet_mapper`): diffusers names the pooled-CLIP mapper as Stage C
+ * does (`clip_txt_pooled_mapper`), the original StageB `clip_mapper`.
+ */
+export function renameStageBClipMapper(sd: StateDict): void {
+  if (!sd.keys().some((k) => k.startsWith('effnet_mapper.'))) return
+  sd.rename((k) => k.replace(/^clip_txt_pooled_mapper\./, 'clip_mapper.'))
+}
+
 export function isDiffusersFormat(sd: StateDict): boolean {
   return sd.keys().some((k) => TO_QKV.test(k) || TO_OUT.test(k))
 }
