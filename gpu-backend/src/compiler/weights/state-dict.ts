@@ -90,14 +90,36 @@ export class StateDict {
     for (const k of this.entries.keys()) if (pred(k)) this.taken.add(k)
   }
 
-  /** Throws one error listing every missing, misshapen and unexpected key. */
-  assertComplete(): void {
-    const unexpected = [...this.entries.keys()].filter((k) => !this.taken.has(k)).map((k) => `unexpected ${k}`)
+  /**
+   * Throws one error listing every missing, misshapen and unexpected key. `owns` limits the unexpected-key
+   * check to the keys this graph answers for, when one checkpoint compiles into several graphs (Stage A).
+   */
+  assertComplete(owns: (key: string) => boolean = () => true): void {
+    const unexpected = [...this.entries.keys()]
+      .filter((k) => owns(k) && !this.taken.has(k))
+      .map((k) => `unexpected ${k}`)
     const all = [...this.problems, ...unexpected]
     if (all.length === 0) return
     const shown = all.slice(0, 40).join('\n  ')
     const more = all.length > 40 ? `\n  ... and ${all.length - 40} more` : ''
     throw new CheckpointError(`checkpoint ${this.source} does not fit the architecture:\n  ${shown}${more}`)
+  }
+}
+
+/**
+ * `t` with each row (index on axis 0) multiplied by a factor, on the host when the model is written (weight
+ * folding). `factors` gives one factor per row, or one for all rows.
+ */
+export function scaleRows(t: LazyTensor, factors: () => number | ArrayLike<number>): LazyTensor {
+  const rows = t.shape[0] ?? 1
+  return {
+    ...t,
+    read: () => {
+      const data = t.read()
+      const f = factors()
+      const per = data.length / rows
+      return data.map((v, i) => v * (typeof f === 'number' ? f : (f[Math.floor(i / per)] as number)))
+    },
   }
 }
 
