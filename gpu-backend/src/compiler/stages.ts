@@ -1,6 +1,7 @@
 // Which graphs each family's stages compile to, and how a checkpoint in any supported format is
 // brought onto the official key names first.
 import type { Kwargs } from './models/config.ts'
+import { buildStageADecoder, buildStageAEncoder, stageAConfig } from './models/stage-a.ts'
 import { buildStageB, stageBConfig } from './models/stage-b.ts'
 import { type StageOptions, buildStageC, stageCConfig } from './models/stage-c.ts'
 import type { Graph } from './onnx/graph.ts'
@@ -29,23 +30,42 @@ export function toOriginalNames(sd: StateDict): void {
   renameStageBClipMapper(sd)
 }
 
-const stageC: StageSpec = {
-  build(sd, kwargs, opts) {
-    const config = stageCConfig(sd, kwargs)
-    return [{ file: 'stage_c.onnx', graph: buildStageC(sd, config, opts), config }]
-  },
+/** A stage that compiles to one graph. */
+function oneGraph<C extends object>(
+  file: string,
+  config: (sd: StateDict, kwargs: Kwargs | undefined) => C,
+  build: (sd: StateDict, cfg: C, opts: StageOptions) => Graph,
+): StageSpec {
+  return {
+    build(sd, kwargs, opts) {
+      const cfg = config(sd, kwargs)
+      return [{ file, graph: build(sd, cfg, opts), config: cfg }]
+    },
+  }
 }
 
-const stageB: StageSpec = {
-  build(sd, kwargs, opts) {
-    const config = stageBConfig(sd, kwargs)
-    return [{ file: 'stage_b.onnx', graph: buildStageB(sd, config, opts), config }]
-  },
+/** Stage A compiles to the decoder (text-to-image) and the encoder (image reconstruction, img2img). */
+function stageA(family: Family): StageSpec {
+  return {
+    build(sd, kwargs, opts) {
+      const config = stageAConfig(sd, family, kwargs)
+      return [
+        { file: 'stage_a_decoder.onnx', graph: buildStageADecoder(sd, config, opts), config },
+        { file: 'stage_a_encoder.onnx', graph: buildStageAEncoder(sd, config, opts), config },
+      ]
+    },
+  }
 }
 
 export const STAGES: Record<Family, Partial<Record<StageId, StageSpec>>> = {
-  'stable-cascade': { c: stageC, b: stageB },
-  'wuerstchen-v2': {},
+  'stable-cascade': {
+    c: oneGraph('stage_c.onnx', stageCConfig, buildStageC),
+    b: oneGraph('stage_b.onnx', stageBConfig, buildStageB),
+    a: stageA('stable-cascade'),
+  },
+  'wuerstchen-v2': {
+    a: stageA('wuerstchen-v2'),
+  },
 }
 
 export function stageSpec(family: Family, stage: StageId): StageSpec {
