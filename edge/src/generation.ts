@@ -89,7 +89,7 @@ export async function renderData(
           c.executionCtx.waitUntil(x),
         )
         if (!img) throw new ApiError('internal', 'stored image vanished')
-        b = new Uint8Array(await new Response(img.body).arrayBuffer())
+        b = new Uint8Array(img.body)
       }
       return { b64_json: toBase64(b), seed: job.seed }
     }),

@@ -64,19 +64,47 @@ async function lookup(bucket: R2Bucket, origin: string, key: string, ext: Output
   return (await bucket.head(objectName(key, ext))) !== null
 }
 
-/** The image bytes: Cache API, else R2 (then filled into the cache via waitUntil). */
+// Hot images are also kept in isolate memory: content-addressed bytes never change, and a Cache API lookup is a
+// round trip per request. Bounded by bytes; Map order is recency (a hit moves the entry to the end).
+const HOT_MAX_BYTES = 32 * 1024 * 1024
+const hot = new Map<string, ArrayBuffer>()
+let hotBytes = 0
+function keepHot(name: string, bytes: ArrayBuffer): void {
+  if (bytes.byteLength > HOT_MAX_BYTES / 8 || hot.has(name)) return
+  hot.set(name, bytes)
+  hotBytes += bytes.byteLength
+  for (const [k, v] of hot) {
+    if (hotBytes <= HOT_MAX_BYTES) break
+    hot.delete(k)
+    hotBytes -= v.byteLength
+  }
+}
+
+/** The image bytes: isolate memory, Cache API, else R2 (then filled into the cache via waitUntil). */
 export async function readImage(
   bucket: R2Bucket,
   origin: string,
   key: string,
   ext: OutputFormat,
   waitUntil: (p: Promise<unknown>) => void,
-): Promise<{ body: ReadableStream | ArrayBuffer; source: 'cache' | 'r2' } | null> {
+): Promise<{ body: ArrayBuffer; source: 'cache' | 'r2' } | null> {
+  const name = objectName(key, ext)
+  const mem = hot.get(name)
+  if (mem) {
+    hot.delete(name)
+    hot.set(name, mem)
+    return { body: mem, source: 'cache' }
+  }
   const cached = await caches.default.match(cacheRequest(origin, key, ext))
-  if (cached?.body) return { body: cached.body, source: 'cache' }
-  const obj = await bucket.get(objectName(key, ext))
+  if (cached?.body) {
+    const bytes = await cached.arrayBuffer()
+    keepHot(name, bytes)
+    return { body: bytes, source: 'cache' }
+  }
+  const obj = await bucket.get(name)
   if (!obj) return null
   const bytes = await obj.arrayBuffer()
+  keepHot(name, bytes)
   waitUntil(putCache(origin, key, ext, new Uint8Array(bytes)))
   return { body: bytes, source: 'r2' }
 }
