@@ -3,7 +3,7 @@
 // (the official op sequence), from the same random weights, timed side by side in one run.
 // Outputs are checked to agree first, so a fast wrong graph cannot win.
 import { performance } from 'node:perf_hooks'
-import { TINY_CONFIGS, randomCheckpoint, rng } from '../gpu-backend/src/compiler/make-tiny.ts'
+import { randomCheckpoint, rng, TINY_CONFIGS } from '../gpu-backend/src/compiler/make-tiny.ts'
 import type { Kwargs } from '../gpu-backend/src/compiler/models/config.ts'
 import { type StageId, stageSpec } from '../gpu-backend/src/compiler/stages.ts'
 import { StateDict } from '../gpu-backend/src/compiler/weights/state-dict.ts'
@@ -22,17 +22,37 @@ const cases: Case[] = [
     label: 'Stage C tiny (c 64) @ 24×24',
     stage: 'c',
     kwargs: TINY_CONFIGS['stable-cascade'].c,
-    inputs: { x: [B, 16, 24, 24], r: [B], clip_text: [B, 77, 64], clip_text_pooled: [B, 1, 32], clip_img: [B, 1, 24] },
+    inputs: {
+      x: [B, 16, 24, 24],
+      r: [B],
+      clip_text: [B, 77, 64],
+      clip_text_pooled: [B, 1, 32],
+      clip_img: [B, 1, 24],
+    },
   },
   {
     label: 'Stage C mid (c 512, 12 blocks) @ 24×24',
     stage: 'c',
     kwargs: {
       ...TINY_CONFIGS['stable-cascade'].c,
-      c_cond: 512, c_hidden: [512, 512], nhead: [8, 8], blocks: [[2, 4], [4, 2]],
-      c_clip_text: 1280, c_clip_text_pooled: 1280, c_clip_img: 768,
+      c_cond: 512,
+      c_hidden: [512, 512],
+      nhead: [8, 8],
+      blocks: [
+        [2, 4],
+        [4, 2],
+      ],
+      c_clip_text: 1280,
+      c_clip_text_pooled: 1280,
+      c_clip_img: 768,
     },
-    inputs: { x: [B, 16, 24, 24], r: [B], clip_text: [B, 77, 1280], clip_text_pooled: [B, 1, 1280], clip_img: [B, 1, 768] },
+    inputs: {
+      x: [B, 16, 24, 24],
+      r: [B],
+      clip_text: [B, 77, 1280],
+      clip_text_pooled: [B, 1, 1280],
+      clip_img: [B, 1, 768],
+    },
   },
   {
     label: 'Stage B tiny (c 16..32) @ 64×64',
@@ -45,8 +65,18 @@ const cases: Case[] = [
     stage: 'b',
     kwargs: {
       ...TINY_CONFIGS['stable-cascade'].b,
-      c_cond: 384, c_hidden: [96, 192, 384, 384], nhead: [-1, -1, 6, 6],
-      blocks: [[1, 2, 4, 2], [2, 4, 2, 1]], block_repeat: [[1, 1, 1, 1], [2, 2, 2, 2]], c_clip: 1280,
+      c_cond: 384,
+      c_hidden: [96, 192, 384, 384],
+      nhead: [-1, -1, 6, 6],
+      blocks: [
+        [1, 2, 4, 2],
+        [2, 4, 2, 1],
+      ],
+      block_repeat: [
+        [1, 1, 1, 1],
+        [2, 2, 2, 2],
+      ],
+      c_clip: 1280,
     },
     inputs: { x: [B, 4, 128, 128], r: [B], effnet: [B, 16, 12, 12], clip: [B, 1, 1280] },
   },
@@ -76,7 +106,9 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 const runs = Number(process.env.BENCH_RUNS ?? 7)
 
 console.log(`compiler fusions: fp32, CPU EP, batch ${B}, median of ${runs} interleaved runs`)
-console.log('graph | fused ms | fused+MHA ms | plain ms | plain/fused | plain/(fused+MHA) | fused nodes | plain nodes')
+console.log(
+  'graph | fused ms | fused+MHA ms | plain ms | plain/fused | plain/(fused+MHA) | fused nodes | plain nodes',
+)
 for (const c of cases) {
   let spec: ReturnType<typeof stageSpec>
   try {
@@ -87,7 +119,10 @@ for (const c of cases) {
   }
   const rand = rng(1)
   const tensors = Object.fromEntries(
-    randomCheckpoint('stable-cascade', c.stage, c.kwargs, rand).map(([k, t]) => [k, { shape: t.shape, data: t.data as Float32Array }]),
+    randomCheckpoint('stable-cascade', c.stage, c.kwargs, rand).map(([k, t]) => [
+      k,
+      { shape: t.shape, data: t.data as Float32Array },
+    ]),
   )
   const variants = (
     [

@@ -12,10 +12,16 @@ const modelDir = process.env.DEMO_MODEL_DIR ?? join('models', 'demo-wuerstchen-v
 const env = { ...process.env, WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' }
 
 if (!existsSync(join(modelDir, 'manifest.json'))) {
-  console.log(`building the demo model in ${modelDir} (tiny, random weights: images are noise-like, the pipeline is real)`)
-  const r = spawnSync(process.execPath, ['gpu-backend/bin/cascade.mjs', 'make-tiny', '--family', 'wuerstchen-v2', '--out', modelDir], {
-    stdio: 'inherit',
-  })
+  console.log(
+    `building the demo model in ${modelDir} (tiny, random weights: images are noise-like, the pipeline is real)`,
+  )
+  const r = spawnSync(
+    process.execPath,
+    ['gpu-backend/bin/cascade.mjs', 'make-tiny', '--family', 'wuerstchen-v2', '--out', modelDir],
+    {
+      stdio: 'inherit',
+    },
+  )
   if (r.status !== 0) process.exit(r.status ?? 1)
 }
 const manifest = JSON.parse(readFileSync(join(modelDir, 'manifest.json'), 'utf8'))
@@ -42,10 +48,19 @@ start('backend', 'tsx', ['gpu-backend/src/service/main.ts'], {
   MODEL_DIRS: modelDir,
 })
 start('edge', 'wrangler', [
-  'dev', '--ip', '127.0.0.1', '--port', String(EDGE_PORT), '--log-level', 'warn',
-  '--var', `BACKEND_URLS:http://127.0.0.1:${BACKEND_PORT}`,
-  '--var', `BACKEND_SECRET:${SECRET}`,
-  '--var', `MODEL_VERSIONS:${JSON.stringify({ 'wuerstchen-v2': manifest.weights_version })}`,
+  'dev',
+  '--ip',
+  '127.0.0.1',
+  '--port',
+  String(EDGE_PORT),
+  '--log-level',
+  'warn',
+  '--var',
+  `BACKEND_URLS:http://127.0.0.1:${BACKEND_PORT}`,
+  '--var',
+  `BACKEND_SECRET:${SECRET}`,
+  '--var',
+  `MODEL_VERSIONS:${JSON.stringify({ 'wuerstchen-v2': manifest.weights_version })}`,
 ])
 
 async function ready(url) {
@@ -57,8 +72,13 @@ async function ready(url) {
   }
   return false
 }
-if ((await ready(`http://127.0.0.1:${BACKEND_PORT}/readyz`)) && (await ready(`http://127.0.0.1:${EDGE_PORT}/healthz`))) {
-  console.log(`\ncascade-edge is up:\n  playground  http://127.0.0.1:${EDGE_PORT}/\n  API docs    http://127.0.0.1:${EDGE_PORT}/docs\n  backend     http://127.0.0.1:${BACKEND_PORT}/metrics\nCtrl-C stops everything.`)
+if (
+  (await ready(`http://127.0.0.1:${BACKEND_PORT}/readyz`)) &&
+  (await ready(`http://127.0.0.1:${EDGE_PORT}/healthz`))
+) {
+  console.log(
+    `\ncascade-edge is up:\n  playground  http://127.0.0.1:${EDGE_PORT}/\n  API docs    http://127.0.0.1:${EDGE_PORT}/docs\n  backend     http://127.0.0.1:${BACKEND_PORT}/metrics\nCtrl-C stops everything.`,
+  )
 } else {
   console.error('the stack did not become ready in 5 minutes')
   stop(1)

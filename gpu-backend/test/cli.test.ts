@@ -15,7 +15,6 @@ const bin = join(root, 'gpu-backend', 'bin', 'cascade.mjs')
 const golden = join(root, 'test', 'golden')
 const cascade = (...args: string[]) => run(process.execPath, [bin, ...args], { cwd: root })
 
-
 describe('cascade make-tiny', () => {
   for (const family of ['stable-cascade', 'wuerstchen-v2'])
     it(`writes a complete ${family} model directory that loads`, async () => {
@@ -23,7 +22,12 @@ describe('cascade make-tiny', () => {
       await cascade('make-tiny', '--family', family, '--seed', '7', '--out', out)
       const manifest = Manifest.parse(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')))
       expect(manifest.family).toBe(family)
-      expect(Object.keys(manifest.graphs).sort()).toEqual(['stage_a_decoder', 'stage_a_encoder', 'stage_b', 'stage_c'])
+      expect(Object.keys(manifest.graphs).sort()).toEqual([
+        'stage_a_decoder',
+        'stage_a_encoder',
+        'stage_b',
+        'stage_c',
+      ])
       for (const f of manifest.files) expect(await sha256File(join(out, f.path))).toBe(f.sha256)
       const c = await createSession(join(out, 'stage_c.onnx'))
       expect(c.outputNames).toEqual(['eps'])
@@ -42,9 +46,18 @@ describe('cascade convert', () => {
   it('converts one stage with --config and --extra-inputs', async () => {
     const out = mkdtempSync(join(tmpdir(), 'conv-'))
     const { stdout } = await cascade(
-      'convert', '--family', 'stable-cascade', '--stage', 'c',
-      '--weights', join(golden, 'weights', 'stage_c_tiny.safetensors'),
-      '--config', join(golden, 'configs', 'stage_c_tiny.json'), '--extra-inputs', '--out', out,
+      'convert',
+      '--family',
+      'stable-cascade',
+      '--stage',
+      'c',
+      '--weights',
+      join(golden, 'weights', 'stage_c_tiny.safetensors'),
+      '--config',
+      join(golden, 'configs', 'stage_c_tiny.json'),
+      '--extra-inputs',
+      '--out',
+      out,
     )
     expect(stdout).toContain('stage_c.onnx')
     const s = await createSession(join(out, 'stage_c.onnx'))
@@ -54,7 +67,17 @@ describe('cascade convert', () => {
   it('refuses a non-released checkpoint without a config', async () => {
     const out = mkdtempSync(join(tmpdir(), 'conv-'))
     await expect(
-      cascade('convert', '--family', 'stable-cascade', '--stage', 'c', '--weights', join(golden, 'weights', 'stage_c_tiny.safetensors'), '--out', out),
+      cascade(
+        'convert',
+        '--family',
+        'stable-cascade',
+        '--stage',
+        'c',
+        '--weights',
+        join(golden, 'weights', 'stage_c_tiny.safetensors'),
+        '--out',
+        out,
+      ),
     ).rejects.toMatchObject({ stderr: expect.stringMatching(/not a released variant.*--config/) })
   })
 
@@ -64,8 +87,22 @@ describe('cascade convert', () => {
     const bytes = readFileSync(join(golden, 'weights', 'stage_c_tiny.safetensors'))
     writeFileSync(p, bytes.subarray(0, bytes.length - 100))
     await expect(
-      cascade('convert', '--family', 'stable-cascade', '--stage', 'c', '--weights', p, '--config', join(golden, 'configs', 'stage_c_tiny.json'), '--out', dir),
-    ).rejects.toMatchObject({ stderr: expect.stringMatching(/stage_c\.safetensors: tensor \S+: data ends at byte/) })
+      cascade(
+        'convert',
+        '--family',
+        'stable-cascade',
+        '--stage',
+        'c',
+        '--weights',
+        p,
+        '--config',
+        join(golden, 'configs', 'stage_c_tiny.json'),
+        '--out',
+        dir,
+      ),
+    ).rejects.toMatchObject({
+      stderr: expect.stringMatching(/stage_c\.safetensors: tensor \S+: data ends at byte/),
+    })
     expect(existsSync(join(dir, 'stage_c.onnx'))).toBe(false)
   })
 
@@ -81,6 +118,11 @@ describe('cascade convert', () => {
     await cascade('convert', '--family', 'stable-cascade', '--from', from, '--out', out)
     const m = Manifest.parse(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')))
     expect(m.settings.stage_a_scale).toBe(0.43)
-    expect(m.files.map((f) => f.path).sort()).toEqual(['stage_a_decoder.onnx', 'stage_a_encoder.onnx', 'stage_b.onnx', 'stage_c.onnx'])
+    expect(m.files.map((f) => f.path).sort()).toEqual([
+      'stage_a_decoder.onnx',
+      'stage_a_encoder.onnx',
+      'stage_b.onnx',
+      'stage_c.onnx',
+    ])
   })
 })

@@ -22,11 +22,15 @@ describe('fp16 graphs', () => {
     const beta = Float32Array.from([0.1, 0.2, -0.1, 0])
     // Naive fp16: the per-channel sum of squares rounds to fp16 after every add.
     let naive = 0
-    for (let h = 0; h < H * W; h++) naive = f16ToF32(f32ToF16(naive + f16ToF32(f32ToF16((x[h * C] as number) ** 2))))
+    for (let h = 0; h < H * W; h++)
+      naive = f16ToF32(f32ToF16(naive + f16ToF32(f32ToF16((x[h * C] as number) ** 2))))
     expect(naive).toBe(Number.POSITIVE_INFINITY)
 
     const g = new Graph('grn', { dtype: 'fp16' })
-    const sd = StateDict.fromTensors('grn', { 'n.gamma': { shape: [1, 1, 1, C], data: gamma }, 'n.beta': { shape: [1, 1, 1, C], data: beta } })
+    const sd = StateDict.fromTensors('grn', {
+      'n.gamma': { shape: [1, 1, 1, C], data: gamma },
+      'n.beta': { shape: [1, 1, 1, C], data: beta },
+    })
     g.output(globalResponseNorm(g, g.input('x', [B, H, W, C]), sd, 'n', C), 'y', [B, H, W, C])
     const s = await createSession(g.serialize())
     const y = widen((await s.run({ x: half(x, [B, H, W, C]) })).y as ort.Tensor)
@@ -34,7 +38,9 @@ describe('fp16 graphs', () => {
 
     // float64 reference of the same block on the fp16-rounded input.
     const xr = Float64Array.from(x, (v) => f16ToF32(f32ToF16(v)))
-    const gx = Array.from({ length: C }, (_, c) => Math.sqrt(xr.filter((_, i) => i % C === c).reduce((s, v) => s + v * v, 0)))
+    const gx = Array.from({ length: C }, (_, c) =>
+      Math.sqrt(xr.filter((_, i) => i % C === c).reduce((s, v) => s + v * v, 0)),
+    )
     const mean = gx.reduce((a, b) => a + b, 0) / C
     const ref = Float32Array.from(xr, (v, i) => {
       const c = i % C
@@ -44,7 +50,9 @@ describe('fp16 graphs', () => {
   })
 
   it('a tiny Stage C in fp16 stays finite on large inputs and tracks fp32', async () => {
-    const sd = StateDict.fromSafetensors([SafetensorsFile.open(goldenPath('weights/stage_c_tiny.safetensors'))])
+    const sd = StateDict.fromSafetensors([
+      SafetensorsFile.open(goldenPath('weights/stage_c_tiny.safetensors')),
+    ])
     const cfg = stageCConfig(sd, readConfigFile(goldenPath('configs/stage_c_tiny.json')))
     const c = readCase(goldenPath('cases/stage_c_fwd_1.safetensors'))
     const g16 = buildStageC(sd, cfg, { dtype: 'fp16' })
@@ -52,15 +60,27 @@ describe('fp16 graphs', () => {
     const feeds = Object.fromEntries(
       s16.inputNames.map((n) => {
         const t = c.get(n)
-        return [n, n === 'r' ? new ort.Tensor('float32', t.data, t.shape) : half(n === 'x' ? t.data.map((v) => v * 300) : t.data, t.shape)]
+        return [
+          n,
+          n === 'r'
+            ? new ort.Tensor('float32', t.data, t.shape)
+            : half(n === 'x' ? t.data.map((v) => v * 300) : t.data, t.shape),
+        ]
       }),
     )
     const out = widen((await s16.run(feeds)).eps as ort.Tensor)
     expect(out.every(Number.isFinite)).toBe(true)
     // On the recorded inputs, fp16 tracks the official fp32 output to fp16 precision.
     const plainFeeds = Object.fromEntries(
-      s16.inputNames.map((n) => [n, n === 'r' ? new ort.Tensor('float32', c.get(n).data, c.get(n).shape) : half(c.get(n).data, c.get(n).shape)]),
+      s16.inputNames.map((n) => [
+        n,
+        n === 'r'
+          ? new ort.Tensor('float32', c.get(n).data, c.get(n).shape)
+          : half(c.get(n).data, c.get(n).shape),
+      ]),
     )
-    expect(relErr(widen((await s16.run(plainFeeds)).eps as ort.Tensor), c.get('output').data)).toBeLessThan(5e-3)
+    expect(relErr(widen((await s16.run(plainFeeds)).eps as ort.Tensor), c.get('output').data)).toBeLessThan(
+      5e-3,
+    )
   })
 })

@@ -17,7 +17,11 @@ export interface GoldenTensor {
 }
 
 /** Every float tensor of a case file (I64 tensors are left to readInt64). */
-export function readCase(path: string): { file: SafetensorsFile; get(name: string): GoldenTensor; has(name: string): boolean } {
+export function readCase(path: string): {
+  file: SafetensorsFile
+  get(name: string): GoldenTensor
+  has(name: string): boolean
+} {
   const file = SafetensorsFile.open(path)
   return {
     file,

@@ -18,7 +18,9 @@ async function run(weights: string, casePath: string, outputName: string, fused:
   const c = readCase(casePath)
   const g = buildStageC(sd, cfg, { extraInputs: c.has('sca'), fused })
   const session = await createSession(g.serialize())
-  const feeds = Object.fromEntries(session.inputNames.map((n) => [n, floatTensor(c.get(n).data, c.get(n).shape)]))
+  const feeds = Object.fromEntries(
+    session.inputNames.map((n) => [n, floatTensor(c.get(n).data, c.get(n).shape)]),
+  )
   const out = await session.run(feeds)
   return relErr(out.eps?.data as Float32Array, c.get(outputName).data)
 }
@@ -33,8 +35,11 @@ describe('Stage C parity', () => {
         expect(err).toBeLessThan(TOL)
       })
   it('bf16 weights reproduce output_bf16_weights', async () => {
-    const withBf16 = cases.map((f) => goldenPath('cases', f)).filter((p) => readCase(p).has('output_bf16_weights'))
+    const withBf16 = cases
+      .map((f) => goldenPath('cases', f))
+      .filter((p) => readCase(p).has('output_bf16_weights'))
     expect(withBf16.length).toBeGreaterThan(0)
-    for (const p of withBf16) expect(await run('stage_c_tiny_bf16.safetensors', p, 'output_bf16_weights', true)).toBeLessThan(TOL)
+    for (const p of withBf16)
+      expect(await run('stage_c_tiny_bf16.safetensors', p, 'output_bf16_weights', true)).toBeLessThan(TOL)
   })
 })

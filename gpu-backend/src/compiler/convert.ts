@@ -1,6 +1,14 @@
 // Checkpoint files -> ONNX graphs in a model directory (the `cascade convert` command).
 import { createHash } from 'node:crypto'
-import { createReadStream, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import {
+  createReadStream,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { basename, join } from 'node:path'
 import { FAMILY_SETTINGS, type Family, Manifest } from './manifest.ts'
 import { type Kwargs, readConfigFile } from './models/config.ts'
@@ -100,7 +108,9 @@ export function locateStageFiles(from: string, stage: StageId, variant: string):
   }
   const dir = join(from, `${DIFFUSERS_DIR[stage]}${lite}`)
   if (existsSync(dir) && statSync(dir).isDirectory()) {
-    const all = readdirSync(dir).filter((f) => f.endsWith('.safetensors')).sort()
+    const all = readdirSync(dir)
+      .filter((f) => f.endsWith('.safetensors'))
+      .sort()
     const fp32 = all.filter((f) => !/\.(bf16|fp16)\./.test(f))
     const pick = fp32.length ? fp32 : all
     if (pick.length) {
@@ -108,7 +118,9 @@ export function locateStageFiles(from: string, stage: StageId, variant: string):
       return { weights: pick.map((f) => join(dir, f)), ...(existsSync(cfg) ? { config: cfg } : {}) }
     }
   }
-  throw new Error(`no ${variant} stage ${stage} checkpoint in ${from} (looked for ${SC_ROOT[stage]}${lite}[_bf16].safetensors and ${DIFFUSERS_DIR[stage]}${lite}/)`)
+  throw new Error(
+    `no ${variant} stage ${stage} checkpoint in ${from} (looked for ${SC_ROOT[stage]}${lite}[_bf16].safetensors and ${DIFFUSERS_DIR[stage]}${lite}/)`,
+  )
 }
 
 export interface ConvertModelOptions {
@@ -156,7 +168,11 @@ export async function convertModel(o: ConvertModelOptions): Promise<Manifest> {
     settings: FAMILY_SETTINGS[o.family],
     graphs,
     files: await Promise.all(
-      files.map(async (f) => ({ path: f, bytes: statSync(join(o.outDir, f)).size, sha256: await sha256File(join(o.outDir, f)) })),
+      files.map(async (f) => ({
+        path: f,
+        bytes: statSync(join(o.outDir, f)).size,
+        sha256: await sha256File(join(o.outDir, f)),
+      })),
     ),
   }
   writeFileSync(join(o.outDir, 'manifest.json'), `${JSON.stringify(Manifest.parse(manifest), null, 2)}\n`)

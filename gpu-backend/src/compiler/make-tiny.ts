@@ -2,7 +2,7 @@
 // written as official-format checkpoints and then compiled by the same path as released weights.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { type Progress, convertModel } from './convert.ts'
+import { convertModel, type Progress } from './convert.ts'
 import type { Family, Manifest } from './manifest.ts'
 import type { Kwargs } from './models/config.ts'
 import { type StageId, stageSpec } from './stages.ts'
@@ -13,27 +13,79 @@ import { SchemaRecorder } from './weights/schema-recorder.ts'
 export const TINY_CONFIGS: Record<Family, Record<StageId, Kwargs>> = {
   'stable-cascade': {
     c: {
-      c_in: 16, c_out: 16, c_r: 64, patch_size: 1, c_cond: 64, c_hidden: [64, 64], nhead: [2, 2],
-      blocks: [[1, 2], [2, 1]], block_repeat: [[1, 1], [1, 1]], level_config: ['CTA', 'CTA'],
-      c_clip_text: 64, c_clip_text_pooled: 32, c_clip_img: 24, c_clip_seq: 4, t_conds: ['sca', 'crp'],
+      c_in: 16,
+      c_out: 16,
+      c_r: 64,
+      patch_size: 1,
+      c_cond: 64,
+      c_hidden: [64, 64],
+      nhead: [2, 2],
+      blocks: [
+        [1, 2],
+        [2, 1],
+      ],
+      block_repeat: [
+        [1, 1],
+        [1, 1],
+      ],
+      level_config: ['CTA', 'CTA'],
+      c_clip_text: 64,
+      c_clip_text_pooled: 32,
+      c_clip_img: 24,
+      c_clip_seq: 4,
+      t_conds: ['sca', 'crp'],
     },
     b: {
-      c_in: 4, c_out: 4, c_r: 64, patch_size: 2, c_cond: 32, c_hidden: [16, 24, 32, 32], nhead: [-1, -1, 2, 2],
-      blocks: [[1, 1, 2, 1], [1, 2, 1, 1]], block_repeat: [[1, 1, 1, 1], [2, 2, 1, 1]],
-      level_config: ['CT', 'CT', 'CTA', 'CTA'], c_clip: 32, c_clip_seq: 4, c_effnet: 16, c_pixels: 3, t_conds: ['sca'],
+      c_in: 4,
+      c_out: 4,
+      c_r: 64,
+      patch_size: 2,
+      c_cond: 32,
+      c_hidden: [16, 24, 32, 32],
+      nhead: [-1, -1, 2, 2],
+      blocks: [
+        [1, 1, 2, 1],
+        [1, 2, 1, 1],
+      ],
+      block_repeat: [
+        [1, 1, 1, 1],
+        [2, 2, 1, 1],
+      ],
+      level_config: ['CT', 'CT', 'CTA', 'CTA'],
+      c_clip: 32,
+      c_clip_seq: 4,
+      c_effnet: 16,
+      c_pixels: 3,
+      t_conds: ['sca'],
     },
     a: { levels: 2, bottleneck_blocks: 2, c_hidden: 32, c_latent: 4, codebook_size: 64, scale_factor: 0.43 },
   },
   'wuerstchen-v2': {
     c: { _class_name: 'WuerstchenPrior', c_in: 16, c: 32, c_cond: 24, c_r: 64, depth: 2, nhead: 2 },
     b: {
-      _class_name: 'WuerstchenDiffNeXt', c_in: 4, c_out: 4, c_r: 64, patch_size: 2, c_cond: 24,
-      c_hidden: [8, 16, 24, 32], nhead: [-1, 2, 2, 4], blocks: [1, 1, 2, 1], level_config: ['CT', 'CTA', 'CTA', 'CTA'],
-      inject_effnet: [false, true, true, true], effnet_embd: 16, clip_embd: 20, kernel_size: 3,
+      _class_name: 'WuerstchenDiffNeXt',
+      c_in: 4,
+      c_out: 4,
+      c_r: 64,
+      patch_size: 2,
+      c_cond: 24,
+      c_hidden: [8, 16, 24, 32],
+      nhead: [-1, 2, 2, 4],
+      blocks: [1, 1, 2, 1],
+      level_config: ['CT', 'CTA', 'CTA', 'CTA'],
+      inject_effnet: [false, true, true, true],
+      effnet_embd: 16,
+      clip_embd: 20,
+      kernel_size: 3,
     },
     a: {
-      _class_name: 'PaellaVQModel', levels: 2, bottleneck_blocks: 2, embed_dim: 16, latent_channels: 4,
-      num_vq_embeddings: 32, scale_factor: 0.3764,
+      _class_name: 'PaellaVQModel',
+      levels: 2,
+      bottleneck_blocks: 2,
+      embed_dim: 16,
+      latent_channels: 4,
+      num_vq_embeddings: 32,
+      scale_factor: 0.3764,
     },
   },
 }
@@ -58,7 +110,8 @@ function normal(rand: () => number): number {
 function init(key: string, shape: number[], rand: () => number): Float32Array {
   const n = shape.reduce((a, b) => a * b, 1)
   const fanIn = shape.length > 1 ? shape.slice(1).reduce((a, b) => a * b, 1) : 1
-  const gauss = (mean: number, std: number) => Float32Array.from({ length: n }, () => mean + std * normal(rand))
+  const gauss = (mean: number, std: number) =>
+    Float32Array.from({ length: n }, () => mean + std * normal(rand))
   if (key.endsWith('running_var')) return Float32Array.from({ length: n }, () => 0.5 + rand())
   if (key.endsWith('running_mean')) return gauss(0, 0.2)
   if (/\.(gamma|beta)$/.test(key)) return gauss(0, 0.2)
@@ -70,7 +123,12 @@ function init(key: string, shape: number[], rand: () => number): Float32Array {
 }
 
 /** Random weights for every key the architecture of `kwargs` has, under the official names. */
-export function randomCheckpoint(family: Family, stage: StageId, kwargs: Kwargs, rand: () => number): [string, TensorToWrite][] {
+export function randomCheckpoint(
+  family: Family,
+  stage: StageId,
+  kwargs: Kwargs,
+  rand: () => number,
+): [string, TensorToWrite][] {
   const rec = new SchemaRecorder()
   stageSpec(family, stage).build(rec, kwargs, {})
   return [...rec.schema].map(([k, shape]) => [k, { dtype: 'F32', shape, data: init(k, shape, rand) }])
@@ -92,8 +150,17 @@ export async function makeTiny(o: MakeTinyOptions): Promise<Manifest> {
   for (const stage of ['c', 'b', 'a'] as const) {
     const kwargs = TINY_CONFIGS[o.family][stage]
     const tensors = randomCheckpoint(o.family, stage, kwargs, rand)
-    writeSafetensors(join(src, `${SOURCE_NAMES[stage]}.safetensors`), tensors, { format: 'pt', generator: 'cascade make-tiny' })
+    writeSafetensors(join(src, `${SOURCE_NAMES[stage]}.safetensors`), tensors, {
+      format: 'pt',
+      generator: 'cascade make-tiny',
+    })
     writeFileSync(join(src, `${SOURCE_NAMES[stage]}.json`), `${JSON.stringify({ kwargs }, null, 1)}\n`)
   }
-  return convertModel({ family: o.family, from: src, outDir: o.outDir, variant: 'tiny', ...(o.progress ? { progress: o.progress } : {}) })
+  return convertModel({
+    family: o.family,
+    from: src,
+    outDir: o.outDir,
+    variant: 'tiny',
+    ...(o.progress ? { progress: o.progress } : {}),
+  })
 }

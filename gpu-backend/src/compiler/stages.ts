@@ -1,11 +1,12 @@
 // Which graphs each family's stages compile to, and how a checkpoint in any supported format is
 // brought onto the official key names first.
+
+import type { Family } from './manifest.ts'
 import type { Kwargs } from './models/config.ts'
 import { buildStageADecoder, buildStageAEncoder, stageAConfig } from './models/stage-a.ts'
 import { buildStageB, stageBConfig } from './models/stage-b.ts'
-import { type StageOptions, buildStageC, stageCConfig } from './models/stage-c.ts'
+import { buildStageC, type StageOptions, stageCConfig } from './models/stage-c.ts'
 import type { Graph } from './onnx/graph.ts'
-import type { Family } from './manifest.ts'
 import { isDiffusersFormat, packDiffusersAttention, renameStageBClipMapper } from './weights/key-map.ts'
 import type { StateDict } from './weights/state-dict.ts'
 

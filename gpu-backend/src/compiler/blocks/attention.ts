@@ -6,14 +6,27 @@ import type { Graph, Value } from '../onnx/graph.ts'
 import { matmul, reshape, transpose } from '../onnx/ops.ts'
 
 // q: [B, S, C], k, v: [B, L, C] -> [B, S, C]; `mask`: additive float32 [B or 1, 1, S or 1, L], plain path only
-export function multiHeadAttention(g: Graph, q: Value, k: Value, v: Value, c: number, nhead: number, mask?: Value): Value {
+export function multiHeadAttention(
+  g: Graph,
+  q: Value,
+  k: Value,
+  v: Value,
+  c: number,
+  nhead: number,
+  mask?: Value,
+): Value {
   const d = c / nhead
   const outType = q.type
   const [q32, k32, v32] = [q, k, v].map((t) => g.cast(t, 'float32')) as [Value, Value, Value]
   if (g.attention === 'mha' && !mask) {
-    const o = g.op1('MultiHeadAttention', [q32, k32, v32], { num_heads: nhead, scale: { f: 1 / Math.sqrt(d) } }, {
-      domain: 'com.microsoft',
-    })
+    const o = g.op1(
+      'MultiHeadAttention',
+      [q32, k32, v32],
+      { num_heads: nhead, scale: { f: 1 / Math.sqrt(d) } },
+      {
+        domain: 'com.microsoft',
+      },
+    )
     return g.cast(o, outType)
   }
   const heads = (t: Value) => transpose(g, reshape(g, t, [0, -1, nhead, d]), [0, 2, 1, 3])

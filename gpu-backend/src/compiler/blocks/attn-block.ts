@@ -43,17 +43,30 @@ export function attnBlock(
   let v: Value
   if (g.fused) {
     // One packed projection for the image tokens, one for the condition tokens' keys and values.
-    const [qt, kt, vt] = chunk(g, linear(g, tokens, inW, inB, `${name}.attention.attn.in_proj`), 3, 2) as [Value, Value, Value]
-    const [kc, vc] = chunk(g, linear(g, kvm, rows(inW, c, 3 * c), rows(inB, c, 3 * c), `${name}.attention.attn.in_proj_kv`), 2, 2) as [
+    const [qt, kt, vt] = chunk(g, linear(g, tokens, inW, inB, `${name}.attention.attn.in_proj`), 3, 2) as [
+      Value,
       Value,
       Value,
     ]
+    const [kc, vc] = chunk(
+      g,
+      linear(g, kvm, rows(inW, c, 3 * c), rows(inB, c, 3 * c), `${name}.attention.attn.in_proj_kv`),
+      2,
+      2,
+    ) as [Value, Value]
     q = qt
     k = concat(g, [kt, kc], 1)
     v = concat(g, [vt, vc], 1)
   } else {
     const kv = concat(g, [tokens, kvm], 1)
-    const proj = (i: number, t: Value, n: string) => linear(g, t, rows(inW, i * c, (i + 1) * c), rows(inB, i * c, (i + 1) * c), `${name}.attention.attn.${n}`)
+    const proj = (i: number, t: Value, n: string) =>
+      linear(
+        g,
+        t,
+        rows(inW, i * c, (i + 1) * c),
+        rows(inB, i * c, (i + 1) * c),
+        `${name}.attention.attn.${n}`,
+      )
     q = proj(0, tokens, 'q_proj')
     k = proj(1, kv, 'k_proj')
     v = proj(2, kv, 'v_proj')

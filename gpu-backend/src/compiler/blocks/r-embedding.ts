@@ -61,6 +61,8 @@ export function timeEmbedding(g: Graph, r: Value, cR: number, conds: (Value | un
 export function timeEmbeddingValue(g: Graph, t: TimeEmbedding): Value {
   const first = t.parts[0] as Value
   const zeros = g.op1('Mul', [first, g.constF([0], [1], 'float32')])
-  const parts = t.parts.map((p) => (p instanceof Float32Array ? add(g, zeros, g.constF([...p], [1, t.cR], 'float32')) : p))
+  const parts = t.parts.map((p) =>
+    p instanceof Float32Array ? add(g, zeros, g.constF([...p], [1, t.cR], 'float32')) : p,
+  )
   return parts.length === 1 ? first : concat(g, parts, 1)
 }

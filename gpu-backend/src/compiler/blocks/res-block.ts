@@ -23,8 +23,20 @@ export function resBlock(g: Graph, x: Value, sd: StateDict, name: string, c: num
   h = layerNormChannelsLast(g, toNHWC(g, h), c)
   const cIn = c + (skip?.channels ?? 0)
   if (skip) h = concat(g, [h, toNHWC(g, skip.value)], 3)
-  h = linear(g, h, sd.take(`${name}.channelwise.0.weight`, [4 * c, cIn]), sd.take(`${name}.channelwise.0.bias`, [4 * c]), `${name}.channelwise.0`)
+  h = linear(
+    g,
+    h,
+    sd.take(`${name}.channelwise.0.weight`, [4 * c, cIn]),
+    sd.take(`${name}.channelwise.0.bias`, [4 * c]),
+    `${name}.channelwise.0`,
+  )
   h = globalResponseNorm(g, gelu(g, h), sd, `${name}.channelwise.2`, 4 * c)
-  h = linear(g, h, sd.take(`${name}.channelwise.4.weight`, [c, 4 * c]), sd.take(`${name}.channelwise.4.bias`, [c]), `${name}.channelwise.4`)
+  h = linear(
+    g,
+    h,
+    sd.take(`${name}.channelwise.4.weight`, [c, 4 * c]),
+    sd.take(`${name}.channelwise.4.bias`, [c]),
+    `${name}.channelwise.4`,
+  )
   return add(g, toNCHW(g, h), x)
 }

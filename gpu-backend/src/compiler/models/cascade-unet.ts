@@ -53,7 +53,8 @@ function runBlocks(ctx: Ctx, x: Value, prefix: string, level: number, count: num
         // The skip is the down path's output of this same level, so it has c channels too.
         h = resBlock(g, h, sd, name, c, s ? { value: s, channels: c } : undefined)
       } else if (type === 'T') h = timestepBlock(g, h, ctx.t, sd, name, c, spec.tConds)
-      else if (type === 'A') h = attnBlock(g, h, ctx.cond, sd, name, c, spec.cCond, spec.nhead[level] as number)
+      else if (type === 'A')
+        h = attnBlock(g, h, ctx.cond, sd, name, c, spec.cCond, spec.nhead[level] as number)
       else throw new Error(`unknown block type ${type} in level ${level}`)
     }
   return h
@@ -64,7 +65,15 @@ function repeatMapper(ctx: Ctx, x: Value, name: string, c: number): Value {
 }
 
 /** Down path; returns the level outputs, lowest resolution first (as the official level_outputs). */
-export function downEncode(g: Graph, x: Value, t: TimeEmbedding, cond: Value, sd: StateDict, spec: CascadeLevels, hooks: LevelHooks): Value[] {
+export function downEncode(
+  g: Graph,
+  x: Value,
+  t: TimeEmbedding,
+  cond: Value,
+  sd: StateDict,
+  spec: CascadeLevels,
+  hooks: LevelHooks,
+): Value[] {
   const ctx: Ctx = { g, sd, spec, t, cond }
   const outs: Value[] = []
   let h = x
@@ -73,7 +82,8 @@ export function downEncode(g: Graph, x: Value, t: TimeEmbedding, cond: Value, sd
     const repeats = spec.blockRepeat[0][i] as number
     for (let r = 0; r < repeats; r++) {
       h = runBlocks(ctx, h, `down_blocks.${i}`, i, spec.blocks[0][i] as number)
-      if (r < repeats - 1) h = repeatMapper(ctx, h, `down_repeat_mappers.${i}.${r}`, spec.cHidden[i] as number)
+      if (r < repeats - 1)
+        h = repeatMapper(ctx, h, `down_repeat_mappers.${i}.${r}`, spec.cHidden[i] as number)
     }
     outs.unshift(h)
   }
@@ -81,7 +91,15 @@ export function downEncode(g: Graph, x: Value, t: TimeEmbedding, cond: Value, sd
 }
 
 /** Up path from the level outputs; returns the input of `clf`. */
-export function upDecode(g: Graph, levels: Value[], t: TimeEmbedding, cond: Value, sd: StateDict, spec: CascadeLevels, hooks: LevelHooks): Value {
+export function upDecode(
+  g: Graph,
+  levels: Value[],
+  t: TimeEmbedding,
+  cond: Value,
+  sd: StateDict,
+  spec: CascadeLevels,
+  hooks: LevelHooks,
+): Value {
   const ctx: Ctx = { g, sd, spec, t, cond }
   const n = spec.cHidden.length
   let h = levels[0] as Value
@@ -91,7 +109,8 @@ export function upDecode(g: Graph, levels: Value[], t: TimeEmbedding, cond: Valu
     const skip = u > 0 ? levels[u] : undefined
     for (let r = 0; r < repeats; r++) {
       h = runBlocks(ctx, h, `up_blocks.${u}`, level, spec.blocks[1][u] as number, skip)
-      if (r < repeats - 1) h = repeatMapper(ctx, h, `up_repeat_mappers.${u}.${r}`, spec.cHidden[level] as number)
+      if (r < repeats - 1)
+        h = repeatMapper(ctx, h, `up_repeat_mappers.${u}.${r}`, spec.cHidden[level] as number)
     }
     if (level > 0) h = hooks.upscaler(h, level, u)
   }

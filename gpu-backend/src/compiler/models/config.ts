@@ -19,7 +19,14 @@ export function pick<T>(cfg: Kwargs | undefined, key: string, fallback: T): T {
  * Without a config, only released variants can be built: their head counts (and anything else the
  * shapes do not fix) are known. `variant` is what the shapes identified, or undefined.
  */
-export function assertReleasedOrConfigured(what: string, variant: string | undefined, kwargs: Kwargs | undefined, shapes: string): void {
+export function assertReleasedOrConfigured(
+  what: string,
+  variant: string | undefined,
+  kwargs: Kwargs | undefined,
+  shapes: string,
+): void {
   if (kwargs || variant) return
-  throw new Error(`${what}: the checkpoint is not a released variant (${shapes}); pass --config with its constructor arguments`)
+  throw new Error(
+    `${what}: the checkpoint is not a released variant (${shapes}); pass --config with its constructor arguments`,
+  )
 }

@@ -5,8 +5,15 @@ import { timeEmbedding } from '../blocks/r-embedding.ts'
 import { Graph, type GraphOptions, type Value } from '../onnx/graph.ts'
 import { concat, conv2d, layerNormLastAxis, linear } from '../onnx/ops.ts'
 import type { StateDict } from '../weights/state-dict.ts'
-import { type CascadeLevels, countEntries, downEncode, patchClassifier, patchEmbedding, upDecode } from './cascade-unet.ts'
-import { type Kwargs, assertReleasedOrConfigured, pick } from './config.ts'
+import {
+  type CascadeLevels,
+  countEntries,
+  downEncode,
+  patchClassifier,
+  patchEmbedding,
+  upDecode,
+} from './cascade-unet.ts'
+import { assertReleasedOrConfigured, type Kwargs, pick } from './config.ts'
 
 export interface StageCConfig extends CascadeLevels {
   cIn: number
@@ -30,10 +37,20 @@ export function stageCConfig(sd: StateDict, kwargs?: Kwargs): StageCConfig {
   const [, cClipImg = 768] = shape('clip_img_mapper.weight')
   const [c0 = cCond, embIn = 16] = shape('embedding.1.weight')
   const levels = Math.max(countLevels(sd, 'down_blocks'), 1)
-  const cHidden = pick(kwargs, 'c_hidden', Array.from({ length: levels }, () => c0))
-  const levelConfig = pick(kwargs, 'level_config', cHidden.map(() => 'CTA'))
+  const cHidden = pick(
+    kwargs,
+    'c_hidden',
+    Array.from({ length: levels }, () => c0),
+  )
+  const levelConfig = pick(
+    kwargs,
+    'level_config',
+    cHidden.map(() => 'CTA'),
+  )
   const down = cHidden.map((_, i) => countEntries(sd, `down_blocks.${i}`) / (levelConfig[i] as string).length)
-  const up = cHidden.map((_, u) => countEntries(sd, `up_blocks.${u}`) / (levelConfig[cHidden.length - 1 - u] as string).length)
+  const up = cHidden.map(
+    (_, u) => countEntries(sd, `up_blocks.${u}`) / (levelConfig[cHidden.length - 1 - u] as string).length,
+  )
   const tConds = pick(kwargs, 't_conds', mapperConds(sd))
   const [, cR = 64] = shape('down_blocks.0.1.mapper.weight')
   const patch = pick(kwargs, 'patch_size', 1)
@@ -45,7 +62,11 @@ export function stageCConfig(sd: StateDict, kwargs?: Kwargs): StageCConfig {
     patchSize: patch,
     cCond: pick(kwargs, 'c_cond', cCond),
     cHidden,
-    nhead: pick(kwargs, 'nhead', cHidden.map((c) => c / 64)),
+    nhead: pick(
+      kwargs,
+      'nhead',
+      cHidden.map((c) => c / 64),
+    ),
     blocks: pick(kwargs, 'blocks', [down, up]),
     blockRepeat: pick(kwargs, 'block_repeat', [cHidden.map(() => 1), cHidden.map(() => 1)]),
     levelConfig,
@@ -80,10 +101,23 @@ export interface StageOptions extends GraphOptions {
 }
 
 /** Conditioning tokens: [clip_txt_mapper(text), clip_txt_pooled_mapper(pooled), clip_img_mapper(img)] -> LayerNorm. */
-function clipTokens(g: Graph, sd: StateDict, cfg: StageCConfig, text: Value, pooled: Value, img: Value): Value {
+function clipTokens(
+  g: Graph,
+  sd: StateDict,
+  cfg: StageCConfig,
+  text: Value,
+  pooled: Value,
+  img: Value,
+): Value {
   const { cCond, cClipSeq } = cfg
   const map = (x: Value, key: string, cIn: number, seq: number) => {
-    const y = linear(g, x, sd.take(`${key}.weight`, [cCond * seq, cIn]), sd.take(`${key}.bias`, [cCond * seq]), key)
+    const y = linear(
+      g,
+      x,
+      sd.take(`${key}.weight`, [cCond * seq, cIn]),
+      sd.take(`${key}.bias`, [cCond * seq]),
+      key,
+    )
     return seq === 1 ? y : g.op1('Reshape', [y, g.constI64([0, -1, cCond])])
   }
   const tokens = concat(
@@ -114,14 +148,32 @@ export function buildStageC(sd: StateDict, cfg: StageCConfig, opts: StageOptions
 
   // switch_level=[False]: level changes are LayerNorm2d + a 1×1 conv, no resampling.
   const levelConv = (v: Value, key: string, cIn: number, cOut: number) =>
-    conv2d(g, layerNorm2d(g, v, cIn), sd.take(`${key}.weight`, [cOut, cIn, 1, 1]), sd.take(`${key}.bias`, [cOut]), key)
+    conv2d(
+      g,
+      layerNorm2d(g, v, cIn),
+      sd.take(`${key}.weight`, [cOut, cIn, 1, 1]),
+      sd.take(`${key}.bias`, [cOut]),
+      key,
+    )
   const hooks = {
-    downscaler: (v: Value, i: number) => levelConv(v, `down_downscalers.${i}.1.blocks.0`, cfg.cHidden[i - 1] as number, cfg.cHidden[i] as number),
-    upscaler: (v: Value, i: number, u: number) => levelConv(v, `up_upscalers.${u}.1.blocks.1`, cfg.cHidden[i] as number, cfg.cHidden[i - 1] as number),
+    downscaler: (v: Value, i: number) =>
+      levelConv(
+        v,
+        `down_downscalers.${i}.1.blocks.0`,
+        cfg.cHidden[i - 1] as number,
+        cfg.cHidden[i] as number,
+      ),
+    upscaler: (v: Value, i: number, u: number) =>
+      levelConv(v, `up_upscalers.${u}.1.blocks.1`, cfg.cHidden[i] as number, cfg.cHidden[i - 1] as number),
   }
   const levels = downEncode(g, h, t, cond, sd, cfg, hooks)
   h = upDecode(g, levels, t, cond, sd, cfg, hooks)
-  g.output(patchClassifier(g, h, sd, c0, cfg.cOut, cfg.patchSize), 'eps', ['batch', cfg.cOut, 'height', 'width'])
+  g.output(patchClassifier(g, h, sd, c0, cfg.cOut, cfg.patchSize), 'eps', [
+    'batch',
+    cfg.cOut,
+    'height',
+    'width',
+  ])
   sd.assertComplete()
   return g
 }

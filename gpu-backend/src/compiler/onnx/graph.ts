@@ -131,7 +131,12 @@ export class Graph {
     return outNames.map((name) => ({ name, type }))
   }
 
-  op1(opType: string, inputs: (Value | '')[], attrs: Record<string, AttrValue> = {}, opts: NodeOptions = {}): Value {
+  op1(
+    opType: string,
+    inputs: (Value | '')[],
+    attrs: Record<string, AttrValue> = {},
+    opts: NodeOptions = {},
+  ): Value {
     return this.op(opType, inputs, attrs, 1, opts)[0] as Value
   }
 
@@ -216,7 +221,8 @@ export class Graph {
         if (bytes.byteLength !== init.byteLength)
           throw new Error(`initializer ${init.name}: ${bytes.byteLength} bytes, expected ${init.byteLength}`)
         opts.onTensor?.(init.name)
-        if (!external) return onnx.TensorProto.create({ name: init.name, dims: init.dims, dataType, rawData: bytes })
+        if (!external)
+          return onnx.TensorProto.create({ name: init.name, dims: init.dims, dataType, rawData: bytes })
         const t = onnx.TensorProto.create({
           name: init.name,
           dims: init.dims,

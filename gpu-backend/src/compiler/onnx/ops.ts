@@ -17,9 +17,14 @@ export const reshape = (g: Graph, x: Value, shape: number[]) => g.op1('Reshape',
 export const unsqueeze = (g: Graph, x: Value, axes: number[]) => g.op1('Unsqueeze', [x, g.constI64(axes)])
 export const concat = (g: Graph, xs: Value[], axis: number) => g.op1('Concat', xs, { axis })
 export const shapeOf = (g: Graph, x: Value, start?: number, end?: number) =>
-  g.op1('Shape', [x], { ...(start !== undefined ? { start } : {}), ...(end !== undefined ? { end } : {}) }, {
-    outType: 'int64',
-  })
+  g.op1(
+    'Shape',
+    [x],
+    { ...(start !== undefined ? { start } : {}), ...(end !== undefined ? { end } : {}) },
+    {
+      outType: 'int64',
+    },
+  )
 
 /** Scalar-or-vector float constant in the graph's compute type. */
 export const scalar = (g: Graph, v: number) => g.constF([v], [1])
@@ -47,11 +52,23 @@ export function transpose2d(w: Float32Array, rows: number, cols: number): Float3
 }
 
 /** nn.Linear on the last axis: weight (out, in) stored transposed for MatMul. */
-export function linear(g: Graph, x: Value, weight: LazyTensor, bias: LazyTensor | undefined, name: string): Value {
+export function linear(
+  g: Graph,
+  x: Value,
+  weight: LazyTensor,
+  bias: LazyTensor | undefined,
+  name: string,
+): Value {
   const [out, inp] = weight.shape as [number, number]
   const w = g.weight(`${name}.weight`, [inp, out], () => transpose2d(weight.read(), out, inp))
   const y = matmul(g, x, w)
-  return bias ? add(g, y, g.weight(`${name}.bias`, [out], () => bias.read())) : y
+  return bias
+    ? add(
+        g,
+        y,
+        g.weight(`${name}.bias`, [out], () => bias.read()),
+      )
+    : y
 }
 
 export interface ConvOptions {
@@ -115,7 +132,14 @@ export function layerNormLastAxis(g: Graph, x: Value, c: number, eps: number): V
 }
 
 /** LayerNorm with affine weight and bias (CLIP), in float32. */
-export function layerNormAffine(g: Graph, x: Value, w: LazyTensor, b: LazyTensor, name: string, eps: number): Value {
+export function layerNormAffine(
+  g: Graph,
+  x: Value,
+  w: LazyTensor,
+  b: LazyTensor,
+  name: string,
+  eps: number,
+): Value {
   const x32 = g.cast(x, 'float32')
   const scale = g.weight(`${name}.weight`, w.shape, () => w.read(), 'float32')
   const bias = g.weight(`${name}.bias`, b.shape, () => b.read(), 'float32')

@@ -1,6 +1,7 @@
 // onnx-proto is static protobufjs code; from ESM it only has a default export.
-import pkg from 'onnx-proto'
+
 import type { onnx as OnnxTypes } from 'onnx-proto'
+import pkg from 'onnx-proto'
 
 export const { onnx } = pkg
 export type INodeProto = OnnxTypes.INodeProto
@@ -20,4 +21,11 @@ export const ELEM: Record<ElemType, number> = {
   bool: TensorType.BOOL,
 }
 
-export const ELEM_SIZE: Record<ElemType, number> = { float32: 4, float16: 2, float64: 8, int64: 8, int32: 4, bool: 1 }
+export const ELEM_SIZE: Record<ElemType, number> = {
+  float32: 4,
+  float16: 2,
+  float64: 8,
+  int64: 8,
+  int32: 4,
+  bool: 1,
+}

@@ -1,6 +1,17 @@
 // Element types found in official checkpoints, and conversions to the float32 the graphs compute in.
 
-export const DTYPE_SIZE = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 } as const
+export const DTYPE_SIZE = {
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+} as const
 export type SafetensorsDtype = keyof typeof DTYPE_SIZE
 
 export function isDtype(s: string): s is SafetensorsDtype {
@@ -28,7 +39,7 @@ export function f32ToF16(v: number): number {
   const rawExp = (x >>> 23) & 0xff
   let mant = x & 0x7fffff
   if (rawExp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0)
-  let exp = rawExp - 127 + 15
+  const exp = rawExp - 127 + 15
   if (exp >= 0x1f) return sign | 0x7c00
   if (exp <= 0) {
     if (exp < -10) return sign

@@ -47,7 +47,7 @@ export function packDiffusersAttention(sd: StateDict): void {
       continue
     }
     sd.set(name, {
-      shape: [q.shape[0] as number * 3, ...q.shape.slice(1)],
+      shape: [(q.shape[0] as number) * 3, ...q.shape.slice(1)],
       dtype: q.dtype,
       read: () => {
         const parts = [q.read(), k.read(), v.read()]

@@ -32,14 +32,18 @@ describe('safetensors', () => {
   })
 
   it('reads the golden bf16 checkpoint as the widened float32 values', () => {
-    const f = SafetensorsFile.open(join(import.meta.dirname, '../../../../test/golden/weights/stage_c_tiny_bf16.safetensors'))
+    const f = SafetensorsFile.open(
+      join(import.meta.dirname, '../../../../test/golden/weights/stage_c_tiny_bf16.safetensors'),
+    )
     const [name] = f.tensors.keys()
     const entry = f.get(name as string)
     expect(entry.dtype).toBe('BF16')
     const raw = f.readBytes(name as string)
     const widened = f.readFloat32(name as string)
     const bits = new Uint32Array(widened.buffer)
-    for (let i = 0; i < Math.min(16, widened.length); i++) expect(bits[i]).toBe(((raw[2 * i + 1]! << 24) | (raw[2 * i]! << 16)) >>> 0)
+    const halves = new Uint16Array(raw.buffer, raw.byteOffset, raw.byteLength / 2)
+    for (let i = 0; i < Math.min(16, widened.length); i++)
+      expect(bits[i]).toBe(((halves[i] as number) << 16) >>> 0)
     f.close()
   })
 
@@ -47,7 +51,9 @@ describe('safetensors', () => {
     const p = join(dir, 'trunc.safetensors')
     sample(p)
     truncateSync(p, readFileSync(p).length - 4)
-    expect(() => SafetensorsFile.open(p)).toThrow(/trunc\.safetensors: tensor d\.count: data ends at byte \d+ but the file has \d+/)
+    expect(() => SafetensorsFile.open(p)).toThrow(
+      /trunc\.safetensors: tensor d\.count: data ends at byte \d+ but the file has \d+/,
+    )
   })
 
   it('refuses a header that does not fit the file or is not JSON', () => {
@@ -55,7 +61,9 @@ describe('safetensors', () => {
     const len = Buffer.alloc(8)
     len.writeBigUInt64LE(1000n)
     writeFileSync(p, Buffer.concat([len, Buffer.from('{}')]))
-    expect(() => SafetensorsFile.open(p)).toThrow(/bad\.safetensors: header length 1000 does not fit the file size 10/)
+    expect(() => SafetensorsFile.open(p)).toThrow(
+      /bad\.safetensors: header length 1000 does not fit the file size 10/,
+    )
     len.writeBigUInt64LE(4n)
     writeFileSync(p, Buffer.concat([len, Buffer.from('{oops')]))
     expect(() => SafetensorsFile.open(p)).toThrow(/bad\.safetensors: header is not JSON/)
@@ -73,7 +81,8 @@ describe('safetensors', () => {
 
 describe('float16 conversion', () => {
   it('rounds to nearest even and handles specials', () => {
-    for (const v of [0, 1, -2, 0.1, 65504, 6.1e-5, 5.96e-8, 1e-10]) expect(f16ToF32(f32ToF16(v))).toBeCloseTo(v, 3)
+    for (const v of [0, 1, -2, 0.1, 65504, 6.1e-5, 5.96e-8, 1e-10])
+      expect(f16ToF32(f32ToF16(v))).toBeCloseTo(v, 3)
     expect(f16ToF32(f32ToF16(1e6))).toBe(Number.POSITIVE_INFINITY)
     expect(Number.isNaN(f16ToF32(f32ToF16(Number.NaN)))).toBe(true)
     // 1 + 2^-11 is halfway between 1 and the next half: ties to even (1).

@@ -1,7 +1,7 @@
 // safetensors: an 8-byte little-endian header length N, N bytes of JSON, then raw tensor bytes.
 // Tensors are read by offset, so multi-GB checkpoints are never held in one buffer.
-import { closeSync, openSync, readSync, fstatSync, writeSync } from 'node:fs'
-import { DTYPE_SIZE, type SafetensorsDtype, isDtype, toFloat32 } from './dtype.ts'
+import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs'
+import { DTYPE_SIZE, isDtype, type SafetensorsDtype, toFloat32 } from './dtype.ts'
 
 export interface TensorEntry {
   name: string
@@ -56,7 +56,8 @@ export class SafetensorsFile {
       for (const [name, raw] of Object.entries(header)) {
         if (name === '__metadata__') continue
         const e = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown }
-        if (typeof e.dtype !== 'string' || !isDtype(e.dtype)) fail(`tensor ${name}: unsupported dtype ${String(e.dtype)}`)
+        if (typeof e.dtype !== 'string' || !isDtype(e.dtype))
+          fail(`tensor ${name}: unsupported dtype ${String(e.dtype)}`)
         const dtype = e.dtype as SafetensorsDtype
         if (!Array.isArray(e.shape) || !e.shape.every((d) => Number.isInteger(d) && d >= 0))
           fail(`tensor ${name}: bad shape ${JSON.stringify(e.shape)}`)
@@ -67,7 +68,9 @@ export class SafetensorsFile {
         const [begin, end] = offs as [number, number]
         const expected = shape.reduce((a, b) => a * b, 1) * DTYPE_SIZE[dtype]
         if (end - begin !== expected)
-          fail(`tensor ${name}: ${end - begin} bytes for ${dtype}${JSON.stringify(shape)}, expected ${expected}`)
+          fail(
+            `tensor ${name}: ${end - begin} bytes for ${dtype}${JSON.stringify(shape)}, expected ${expected}`,
+          )
         if (dataStart + end > size)
           fail(`tensor ${name}: data ends at byte ${dataStart + end} but the file has ${size} (truncated?)`)
         tensors.set(name, { name, dtype, shape, offset: dataStart + begin, byteLength: expected })
@@ -141,7 +144,8 @@ export function writeSafetensors(
     len.writeBigUInt64LE(BigInt(json.length))
     writeSync(fd, len)
     writeSync(fd, json)
-    for (const [, t] of list) writeSync(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))
+    for (const [, t] of list)
+      writeSync(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))
   } finally {
     closeSync(fd)
   }

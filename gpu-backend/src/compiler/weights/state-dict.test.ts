@@ -2,11 +2,18 @@ import { describe, expect, it } from 'vitest'
 import { packDiffusersAttention } from './key-map.ts'
 import { StateDict } from './state-dict.ts'
 
-const t = (shape: number[], fill = 0) => ({ shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(fill) })
+const t = (shape: number[], fill = 0) => ({
+  shape,
+  data: new Float32Array(shape.reduce((a, b) => a * b, 1)).fill(fill),
+})
 
 describe('StateDict', () => {
   it('names every missing, misshapen and unexpected key in one error', () => {
-    const sd = StateDict.fromTensors('ckpt.safetensors', { 'a.weight': t([2, 3]), 'b.weight': t([4]), 'stray.bias': t([1]) })
+    const sd = StateDict.fromTensors('ckpt.safetensors', {
+      'a.weight': t([2, 3]),
+      'b.weight': t([4]),
+      'stray.bias': t([1]),
+    })
     sd.take('a.weight', [2, 3])
     sd.take('b.weight', [5])
     sd.take('c.weight', [1, null])
@@ -39,7 +46,9 @@ describe('StateDict', () => {
       'blocks.0.attention.attn.out_proj.bias',
       'blocks.0.attention.attn.out_proj.weight',
     ])
-    expect([...sd.take('blocks.0.attention.attn.in_proj_weight', [6, 2]).read()]).toEqual([1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3])
+    expect([...sd.take('blocks.0.attention.attn.in_proj_weight', [6, 2]).read()]).toEqual([
+      1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3,
+    ])
     expect([...sd.take('blocks.0.attention.attn.in_proj_bias', [6]).read()]).toEqual([1, 1, 2, 2, 3, 3])
   })
 })

@@ -32,9 +32,13 @@ export class StateDict {
     return new StateDict(files.map((f) => f.path).join(', '), entries)
   }
 
-  static fromTensors(source: string, tensors: Record<string, { shape: number[]; data: Float32Array }>): StateDict {
+  static fromTensors(
+    source: string,
+    tensors: Record<string, { shape: number[]; data: Float32Array }>,
+  ): StateDict {
     const entries = new Map<string, LazyTensor>()
-    for (const [k, t] of Object.entries(tensors)) entries.set(k, { shape: t.shape, dtype: 'F32', read: () => t.data })
+    for (const [k, t] of Object.entries(tensors))
+      entries.set(k, { shape: t.shape, dtype: 'F32', read: () => t.data })
     return new StateDict(source, entries)
   }
 
