@@ -6,6 +6,8 @@ import type { Kwargs } from './models/config.ts'
 import { buildStageADecoder, buildStageAEncoder, stageAConfig } from './models/stage-a.ts'
 import { buildStageB, stageBConfig } from './models/stage-b.ts'
 import { buildStageC, type StageOptions, stageCConfig } from './models/stage-c.ts'
+import { buildWuerstchenDiffNeXt, wuerstchenDiffNeXtConfig } from './models/wuerstchen-diffnext.ts'
+import { buildWuerstchenPrior, wuerstchenPriorConfig } from './models/wuerstchen-prior.ts'
 import type { Graph } from './onnx/graph.ts'
 import { isDiffusersFormat, packDiffusersAttention, renameStageBClipMapper } from './weights/key-map.ts'
 import type { StateDict } from './weights/state-dict.ts'
@@ -65,6 +67,8 @@ export const STAGES: Record<Family, Partial<Record<StageId, StageSpec>>> = {
     a: stageA('stable-cascade'),
   },
   'wuerstchen-v2': {
+    c: oneGraph('stage_c.onnx', wuerstchenPriorConfig, buildWuerstchenPrior),
+    b: oneGraph('stage_b.onnx', wuerstchenDiffNeXtConfig, buildWuerstchenDiffNeXt),
     a: stageA('wuerstchen-v2'),
   },
 }
