@@ -1,0 +1,216 @@
+// CLIP text encoder (HF CLIPTextModel / CLIPTextModelWithProjection, modeling_clip.py; models.md 6.1):
+// token + position embeddings, L pre-LN layers [LN1 -> causal, key-padded self-attention -> +; LN2 -> MLP -> +],
+// final_layer_norm, pooled = the hidden state at the first EOS, text_projection (no bias) when present.
+import { multiHeadAttention } from '../blocks/attention.ts'
+import { Graph, type Value } from '../onnx/graph.ts'
+import { add, chunk, gelu, layerNormAffine, linear, mul, reshape, scalar, sigmoid } from '../onnx/ops.ts'
+import type { LazyTensor, StateDict } from '../weights/state-dict.ts'
+import { countEntries } from './cascade-unet.ts'
+import { assertReleasedOrConfigured, type Kwargs, pick } from './config.ts'
+import type { StageOptions } from './stage-c.ts'
+
+const ACTIVATIONS = {
+  /** Exact erf GELU (bigG, H). */
+  gelu: (g: Graph, x: Value) => gelu(g, x),
+  /** x·σ(1.702x) (openai CLIP). */
+  quick_gelu: (g: Graph, x: Value) => mul(g, x, sigmoid(g, mul(g, x, scalar(g, 1.702)))),
+}
+type HiddenAct = keyof typeof ACTIVATIONS
+
+export interface ClipTextConfig {
+  vocab: number
+  hidden: number
+  intermediate: number
+  layers: number
+  heads: number
+  /** max_position_embeddings: the fixed sequence length of `input_ids` (77). */
+  positions: number
+  /** text_projection width; undefined for a CLIPTextModel (no `text_embeds`). */
+  projection?: number
+  hiddenAct: HiddenAct
+  layerNormEps: number
+  /** Pooling reads the first position holding this id. */
+  eosTokenId: number
+}
+
+/** Released text towers by width (models.md 6.1, 8.4): heads are 64 wide, `gelu`, eps 1e-5. */
+const CLIP_TEXT_VARIANTS: Record<number, string> = { 1280: 'ViT-bigG-14', 1024: 'ViT-H-14' }
+
+const P = 'text_model'
+
+/**
+ * Sizes from the checkpoint shapes; heads, activation, eps and EOS id from `kwargs` when given: a HF
+ * CLIPTextConfig (config.json), a CLIPConfig (its `text_config`), or the golden `{class, config}` file.
+ */
+export function clipTextConfig(sd: StateDict, kwargs?: Kwargs): ClipTextConfig {
+  const hf = (kwargs?.config ?? kwargs?.text_config ?? kwargs) as Kwargs | undefined
+  const shape = (k: string) => sd.shapeOf(k) ?? []
+  const [vocab = 49408, width = 1280] = shape(`${P}.embeddings.token_embedding.weight`)
+  const [positions = 77] = shape(`${P}.embeddings.position_embedding.weight`)
+  const [intermediate = 4 * width] = shape(`${P}.encoder.layers.0.mlp.fc1.weight`)
+  const [projection] = shape('text_projection.weight')
+  assertReleasedOrConfigured('CLIP text encoder', CLIP_TEXT_VARIANTS[width], hf, `hidden ${width}`)
+  const hidden = pick(hf, 'hidden_size', width)
+  const hiddenAct = pick(hf, 'hidden_act', 'gelu')
+  if (!(hiddenAct in ACTIVATIONS))
+    throw new Error(`CLIP text encoder: hidden_act ${hiddenAct} (supported: ${Object.keys(ACTIVATIONS)})`)
+  // A legacy config's eos_token_id 2 makes HF pool at argmax(input_ids): the position of the largest id,
+  // the EOS (vocab − 1 = 49407) in tokenizer output, so both rules read the same position.
+  const eos = pick<number | undefined>(hf, 'eos_token_id', undefined)
+  return {
+    vocab: pick(hf, 'vocab_size', vocab),
+    hidden,
+    intermediate: pick(hf, 'intermediate_size', intermediate),
+    layers: pick(hf, 'num_hidden_layers', countEntries(sd, `${P}.encoder.layers`)),
+    heads: pick(hf, 'num_attention_heads', hidden / 64),
+    positions: pick(hf, 'max_position_embeddings', positions),
+    ...(projection !== undefined ? { projection: pick(hf, 'projection_dim', projection) } : {}),
+    hiddenAct: hiddenAct as HiddenAct,
+    layerNormEps: pick(hf, 'layer_norm_eps', 1e-5),
+    eosTokenId: eos === undefined || eos === 2 ? vocab - 1 : eos,
+  }
+}
+
+// input_ids: [B, S] int64 -> [B, S, C]: token_embedding(ids) + position_embedding (S = max positions).
+function clipTextEmbeddings(g: Graph, sd: StateDict, ids: Value, cfg: ClipTextConfig): Value {
+  const table = (key: string, rows: number) => {
+    const t = sd.take(`${P}.embeddings.${key}.weight`, [rows, cfg.hidden])
+    return g.weight(`${P}.embeddings.${key}.weight`, t.shape, () => t.read())
+  }
+  const tokens = g.op1(
+    'Gather',
+    [table('token_embedding', cfg.vocab), ids],
+    { axis: 0 },
+    { outType: g.floatType },
+  )
+  return add(g, tokens, table('position_embedding', cfg.positions))
+}
+
+/**
+ * Additive float32 mask [B, 1, S, S]: causal (key after query) plus key padding (attention_mask 0), each
+ * float32 min as HF's _create_4d_causal_attention_mask / _prepare_4d_attention_mask build them.
+ */
+function attentionBias(g: Graph, mask: Value, s: number): Value {
+  const min = -3.4028234663852886e38
+  const causal = g.weight(
+    `${P}.causal_attention_mask`,
+    [1, 1, s, s],
+    () => Float32Array.from({ length: s * s }, (_, i) => (i % s > Math.floor(i / s) ? min : 0)),
+    'float32',
+  )
+  const keep = g.cast(mask, 'float32')
+  const padding = g.op1('Mul', [
+    g.op1('Sub', [g.constF([1], [1], 'float32'), keep]),
+    g.constF([min], [1], 'float32'),
+  ])
+  return add(g, causal, reshape(g, padding, [0, 1, 1, s]))
+}
+
+/** Rows of q, k and v stacked into one (3C, C) projection (fused graphs: one MatMul instead of three). */
+function stackRows(ts: LazyTensor[]): LazyTensor {
+  const [first] = ts as [LazyTensor]
+  return {
+    shape: [ts.reduce((n, t) => n + (t.shape[0] as number), 0), ...first.shape.slice(1)],
+    dtype: first.dtype,
+    read: () => {
+      const parts = ts.map((t) => t.read())
+      const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0))
+      let offset = 0
+      for (const p of parts) {
+        out.set(p, offset)
+        offset += p.length
+      }
+      return out
+    },
+  }
+}
+
+const QKV = ['q_proj', 'k_proj', 'v_proj']
+
+// CLIPAttention: separate q/k/v/out projections with bias; x: [B, S, C] -> [B, S, C]
+function clipAttention(
+  g: Graph,
+  sd: StateDict,
+  x: Value,
+  bias: Value,
+  name: string,
+  cfg: ClipTextConfig,
+): Value {
+  const c = cfg.hidden
+  const w = (p: string) => sd.take(`${name}.${p}.weight`, [c, c])
+  const b = (p: string) => sd.take(`${name}.${p}.bias`, [c])
+  const [q, k, v] = (
+    g.fused
+      ? chunk(g, linear(g, x, stackRows(QKV.map(w)), stackRows(QKV.map(b)), `${name}.qkv_proj`), 3, 2)
+      : QKV.map((p) => linear(g, x, w(p), b(p), `${name}.${p}`))
+  ) as [Value, Value, Value]
+  const o = multiHeadAttention(g, q, k, v, c, cfg.heads, bias)
+  return linear(g, o, w('out_proj'), b('out_proj'), `${name}.out_proj`)
+}
+
+// CLIPMLP: fc1 -> activation -> fc2; x: [B, S, C] -> [B, S, C]
+function clipMlp(g: Graph, sd: StateDict, x: Value, name: string, cfg: ClipTextConfig): Value {
+  const { hidden: c, intermediate: m } = cfg
+  const h = linear(
+    g,
+    x,
+    sd.take(`${name}.fc1.weight`, [m, c]),
+    sd.take(`${name}.fc1.bias`, [m]),
+    `${name}.fc1`,
+  )
+  const a = ACTIVATIONS[cfg.hiddenAct](g, h)
+  return linear(g, a, sd.take(`${name}.fc2.weight`, [c, m]), sd.take(`${name}.fc2.bias`, [c]), `${name}.fc2`)
+}
+
+function clipLayerNorm(g: Graph, sd: StateDict, x: Value, name: string, cfg: ClipTextConfig): Value {
+  const w = sd.take(`${name}.weight`, [cfg.hidden])
+  const b = sd.take(`${name}.bias`, [cfg.hidden])
+  return layerNormAffine(g, x, w, b, name, cfg.layerNormEps)
+}
+
+// CLIPEncoderLayer (pre-LN): x + attn(LN1(x)), then + mlp(LN2(·)); [B, S, C] -> [B, S, C]
+function clipEncoderLayer(
+  g: Graph,
+  sd: StateDict,
+  x: Value,
+  bias: Value,
+  name: string,
+  cfg: ClipTextConfig,
+): Value {
+  const h = add(
+    g,
+    x,
+    clipAttention(g, sd, clipLayerNorm(g, sd, x, `${name}.layer_norm1`, cfg), bias, `${name}.self_attn`, cfg),
+  )
+  return add(g, h, clipMlp(g, sd, clipLayerNorm(g, sd, h, `${name}.layer_norm2`, cfg), `${name}.mlp`, cfg))
+}
+
+// Pooled output: hidden[b, first position where ids == eos]; hidden: [B, S, C], ids: [B, S] -> [B, C]
+function eosPooled(g: Graph, hidden: Value, ids: Value, eosTokenId: number): Value {
+  const isEos = g.cast(g.op1('Equal', [ids, g.constI64([eosTokenId])], {}, { outType: 'bool' }), 'int32')
+  // ArgMax returns the first maximum: the first EOS (position 0 when a row has none, as HF's argmax does).
+  const pos = g.op1('ArgMax', [isEos], { axis: 1, keepdims: 1 }, { outType: 'int64' })
+  return g.op1('GatherND', [hidden, pos], { batch_dims: 1 })
+}
+
+export function buildClipText(sd: StateDict, cfg: ClipTextConfig, opts: StageOptions = {}): Graph {
+  const g = new Graph('text_encoder', opts)
+  const s = cfg.positions
+  const ids = g.input('input_ids', ['batch', s], 'int64')
+  const mask = g.input('attention_mask', ['batch', s], 'int64')
+  sd.ignore((k) => k === `${P}.embeddings.position_ids`)
+
+  let h = clipTextEmbeddings(g, sd, ids, cfg)
+  const bias = attentionBias(g, mask, s)
+  for (let i = 0; i < cfg.layers; i++) h = clipEncoderLayer(g, sd, h, bias, `${P}.encoder.layers.${i}`, cfg)
+  g.output(h, 'hidden_pre_norm', ['batch', s, cfg.hidden])
+  const last = clipLayerNorm(g, sd, h, `${P}.final_layer_norm`, cfg)
+  g.output(last, 'last_hidden_state', ['batch', s, cfg.hidden])
+  if (cfg.projection !== undefined) {
+    const w = sd.take('text_projection.weight', [cfg.projection, cfg.hidden])
+    const embeds = linear(g, eosPooled(g, last, ids, cfg.eosTokenId), w, undefined, 'text_projection')
+    g.output(embeds, 'text_embeds', ['batch', cfg.projection])
+  }
+  sd.assertComplete()
+  return g
+}
