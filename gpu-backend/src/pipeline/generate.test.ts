@@ -1,0 +1,123 @@
+// The pipeline on a tiny Stable Cascade model (make-tiny, random weights) with stand-in text states: encoded
+// images, determinism per seed whatever the batch, abort between steps, validation before the first step.
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import sharp from 'sharp'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { makeTiny } from '../compiler/make-tiny.ts'
+import { type GenerateRequest, generate, PipelineInputError, type StepEvent } from './generate.ts'
+import { type LoadedModel, loadModel } from './model.ts'
+import { philoxNormals } from './noise.ts'
+import type { TextEncoders } from './text.ts'
+
+/** Deterministic stand-in text states: rows of N(0, 1) keyed by the prompt's length and first code unit. */
+const fakeText: TextEncoders = {
+  async encode(_stage, prompts) {
+    const seed = (p: string) => p.length * 65_537 + (p.charCodeAt(0) || 0)
+    const stack = (n: number) => {
+      const data = new Float32Array(prompts.length * n)
+      prompts.forEach((p, i) => {
+        data.set(philoxNormals(seed(p), 'c', 9, n), i * n)
+      })
+      return data
+    }
+    return {
+      hidden_pre_norm: { data: stack(77 * 64), dims: [prompts.length, 77, 64] },
+      text_embeds: { data: stack(32), dims: [prompts.length, 32] },
+    }
+  },
+}
+
+const base: GenerateRequest = {
+  width: 256,
+  height: 256,
+  images: [{ seed: 1, prompt: 'a cat', negativePrompt: '' }],
+  priorSteps: 3,
+  priorGuidance: 4,
+  decoderSteps: 2,
+  decoderGuidance: 1.1,
+  outputFormat: 'png',
+}
+
+let model: LoadedModel
+beforeAll(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'pipeline-sc-'))
+  await makeTiny({ family: 'stable-cascade', outDir: dir, seed: 5 })
+  model = await loadModel(dir)
+})
+
+function maxRel(a: Float32Array, b: Float32Array): number {
+  let d = 0
+  let m = 0
+  for (let i = 0; i < a.length; i++) {
+    d = Math.max(d, Math.abs((a[i] as number) - (b[i] as number)))
+    m = Math.max(m, Math.abs(b[i] as number))
+  }
+  return d / m
+}
+
+describe('generate', () => {
+  it('returns encoded images of the requested size, with progress for every phase', async () => {
+    const steps: StepEvent[] = []
+    const r = await generate(
+      model,
+      { ...base, outputFormat: 'webp' },
+      { text: fakeText, onStep: (e) => steps.push(e) },
+    )
+    const meta = await sharp(r.encoded[0] as Uint8Array).metadata()
+    expect([meta.format, meta.width, meta.height]).toEqual(['webp', 256, 256])
+    expect(steps.map((s) => `${s.stage}${s.step}/${s.steps}`)).toEqual([
+      'text1/1',
+      'c1/3',
+      'c2/3',
+      'c3/3',
+      'b1/2',
+      'b2/2',
+      'a1/1',
+      'encode1/1',
+    ])
+    expect(Object.values(r.timings).every((ms) => ms >= 0)).toBe(true)
+  })
+
+  it('gives an image that depends on its seed only, not on the batch around it', async () => {
+    const alone = await generate(model, base, { text: fakeText })
+    const again = await generate(model, base, { text: fakeText })
+    expect(again.encoded[0]).toEqual(alone.encoded[0])
+    const other = { seed: 2, prompt: 'a dog', negativePrompt: 'blurry' }
+    // Each job its own group: CFG rescale statistics stay per image.
+    const batched = await generate(
+      model,
+      { ...base, images: [other, ...base.images], groups: [1, 1] },
+      { text: fakeText },
+    )
+    const per = alone.decoded.data.length
+    expect(maxRel(batched.decoded.data.subarray(per), alone.decoded.data)).toBeLessThan(1e-5)
+    expect(maxRel(batched.decoded.data.subarray(0, per), alone.decoded.data)).toBeGreaterThan(1e-2)
+  })
+
+  it('stops between model calls when aborted', async () => {
+    const ctrl = new AbortController()
+    const seen: string[] = []
+    const run = generate(model, base, {
+      text: fakeText,
+      signal: ctrl.signal,
+      onStep: (e) => {
+        seen.push(`${e.stage}${e.step}`)
+        if (e.stage === 'c' && e.step === 1) ctrl.abort(new Error('client went away'))
+      },
+    })
+    await expect(run).rejects.toThrow('client went away')
+    expect(seen).toEqual(['text1', 'c1'])
+  })
+
+  it('validates everything before the first step', async () => {
+    const seen: StepEvent[] = []
+    const bad = { ...base, priorSteps: 0, decoderGuidance: Number.NaN, groups: [2] }
+    await expect(generate(model, bad, { text: fakeText, onStep: (e) => seen.push(e) })).rejects.toThrow(
+      PipelineInputError,
+    )
+    await expect(generate(model, base)).rejects.toThrow(/no text encoder/)
+    expect(seen).toEqual([])
+  })
+})

@@ -1,0 +1,214 @@
+// The text-to-image pipeline: Stage C (prior) -> Stage B (decoder) -> Stage A (VQGAN decode), in numbered
+// phases like a diffusers pipeline's __call__. Everything is validated before the first model call; an abort
+// (AbortSignal) stops the work between two model calls.
+import type { OutputFormat } from '../../../shared/src/index.ts'
+import { encodeImage, toRgb8 } from './image.ts'
+import { type LatentSizes, latentSizes } from './latents.ts'
+import type { LoadedModel } from './model.ts'
+import { type NoiseSource, seededNoise } from './noise.ts'
+import { sampleStage, usesGuidance } from './sample.ts'
+import { fromOrt, type HostTensor, sliceBatch, toOrt, zeros } from './tensor.ts'
+import { stageConditioning, type TextEncoders, type TextStates } from './text.ts'
+
+export interface ImageSpec {
+  seed: number
+  prompt: string
+  negativePrompt: string
+}
+
+export interface GenerateRequest {
+  width: number
+  height: number
+  /** One entry per image of the batch. */
+  images: readonly ImageSpec[]
+  priorSteps: number
+  priorGuidance: number
+  decoderSteps: number
+  decoderGuidance: number
+  /** Encode the results; without it only the tensors are returned. */
+  outputFormat?: OutputFormat
+  /**
+   * Sizes of the groups of images that form one reference batch, in order (default: the whole batch). Stable
+   * Cascade's CFG rescale takes its statistics over a group, so independent jobs batched together stay
+   * identical to running alone when each is its own group.
+   */
+  groups?: readonly number[]
+}
+
+export type PipelineStage = 'text' | 'c' | 'b' | 'a' | 'encode'
+
+export interface StepEvent {
+  stage: PipelineStage
+  step: number
+  steps: number
+}
+
+export interface GenerateOptions {
+  signal?: AbortSignal
+  onStep?: (e: StepEvent) => void
+  /** Default: Philox noise from each image's seed. */
+  noise?: NoiseSource
+  /** Default: the model's text encoders. */
+  text?: TextEncoders
+  /** Default: the family's sizes for width × height (models.md 7.4). */
+  latents?: LatentSizes
+}
+
+export type Timings = Record<'text' | 'stage_c' | 'stage_b' | 'stage_a' | 'encode', number>
+
+export interface GenerateResult {
+  /** The prior's output (before any de-normalization), the decoder's latent, Stage A's images before the clamp. */
+  prior: HostTensor
+  decoder: HostTensor
+  decoded: HostTensor
+  /** One encoded image per request image, when an output format was asked for. */
+  encoded: Uint8Array[]
+  /** Milliseconds per phase. */
+  timings: Timings
+}
+
+export class PipelineInputError extends Error {}
+
+const PRIOR_CHANNELS = 16
+const DECODER_CHANNELS = 4
+
+export async function generate(
+  model: LoadedModel,
+  req: GenerateRequest,
+  opts: GenerateOptions = {},
+): Promise<GenerateResult> {
+  // 1. Validate.
+  const batch = req.images.length
+  const groups = req.groups ?? [batch]
+  const sizes = opts.latents ?? latentSizes(model.manifest.family, req.width, req.height)
+  const text = opts.text ?? model.text
+  validate(req, groups, sizes, text)
+  const noise = opts.noise ?? seededNoise(req.images.map((i) => i.seed))
+  const settings = model.manifest.settings
+  const timings: Timings = { text: 0, stage_c: 0, stage_b: 0, stage_a: 0, encode: 0 }
+  const clock = (phase: keyof Timings, since: number) => {
+    timings[phase] += performance.now() - since
+  }
+  const prompts = req.images.map((i) => i.prompt)
+  const negatives = req.images.map((i) => i.negativePrompt)
+
+  // 2. Encode the text: [prompts, negative prompts] per stage, the negatives only for a guided stage.
+  let t0 = performance.now()
+  const encode = async (stage: 'c' | 'b', guidance: number) => {
+    const guided = usesGuidance(guidance)
+    const states = await text.encode(stage, guided ? [...prompts, ...negatives] : prompts)
+    return { cond: rows(states, 0, batch), uncond: guided ? rows(states, batch, 2 * batch) : undefined }
+  }
+  const textC = await encode('c', req.priorGuidance)
+  const textB = await encode('b', req.decoderGuidance)
+  clock('text', t0)
+  opts.onStep?.({ stage: 'text', step: 1, steps: 1 })
+  opts.signal?.throwIfAborted()
+
+  // 3. Prior (Stage C).
+  t0 = performance.now()
+  const conditioning = (session: typeof model.stages.c, outputs: string[], states: TextStates | undefined) =>
+    states ? stageConditioning(session, outputs, states, batch) : undefined
+  const prior = await sampleStage({
+    stage: 'c',
+    session: model.stages.c,
+    sampler: model.samplers.c,
+    shape: [batch, PRIOR_CHANNELS, ...sizes.c],
+    steps: req.priorSteps,
+    guidance: req.priorGuidance,
+    groups,
+    cond: conditioning(model.stages.c, settings.text.stage_c, textC.cond) ?? {},
+    uncond: conditioning(model.stages.c, settings.text.stage_c, textC.uncond),
+    noise,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    onStep: (step, steps) => opts.onStep?.({ stage: 'c', step, steps }),
+  })
+  clock('stage_c', t0)
+
+  // 4. Decoder (Stage B), conditioned on the prior's result (de-normalized for Würstchen v2); unconditional
+  // effnet = zeros.
+  t0 = performance.now()
+  const effnet = denormalize(prior, settings.prior_denormalize)
+  const condB = conditioning(model.stages.b, settings.text.stage_b, textB.cond) ?? {}
+  const uncondB = conditioning(model.stages.b, settings.text.stage_b, textB.uncond)
+  const decoder = await sampleStage({
+    stage: 'b',
+    session: model.stages.b,
+    sampler: model.samplers.b,
+    shape: [batch, DECODER_CHANNELS, ...sizes.b],
+    steps: req.decoderSteps,
+    guidance: req.decoderGuidance,
+    groups,
+    cond: { ...condB, effnet },
+    uncond: uncondB ? { ...uncondB, effnet: zeros(effnet.dims) } : undefined,
+    noise,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    onStep: (step, steps) => opts.onStep?.({ stage: 'b', step, steps }),
+  })
+  clock('stage_b', t0)
+  opts.signal?.throwIfAborted()
+
+  // 5. Decode (Stage A; the graph applies the family's latent scale).
+  t0 = performance.now()
+  const decoded = fromOrt((await model.stages.a.run({ latent: toOrt(decoder) })).image, 'image')
+  clock('stage_a', t0)
+  opts.onStep?.({ stage: 'a', step: 1, steps: 1 })
+
+  // 6. Encode the images.
+  t0 = performance.now()
+  const encoded: Uint8Array[] = []
+  if (req.outputFormat)
+    for (let i = 0; i < batch; i++) {
+      opts.signal?.throwIfAborted()
+      encoded.push(await encodeImage(toRgb8(decoded, i), req.outputFormat))
+      opts.onStep?.({ stage: 'encode', step: i + 1, steps: batch })
+    }
+  clock('encode', t0)
+  return { prior, decoder, decoded, encoded, timings }
+}
+
+function rows(states: TextStates, start: number, end: number): TextStates {
+  return Object.fromEntries(Object.entries(states).map(([k, t]) => [k, sliceBatch(t, start, end)]))
+}
+
+/** Würstchen v2: Stage B takes the prior's latent · mean − std (float32, as diffusers computes it). */
+function denormalize(prior: HostTensor, d: { mean: number; std: number } | undefined): HostTensor {
+  if (!d) return prior
+  const mean = Math.fround(d.mean)
+  const std = Math.fround(d.std)
+  return { data: prior.data.map((v) => Math.fround(v * mean) - std), dims: prior.dims }
+}
+
+function validate(
+  req: GenerateRequest,
+  groups: readonly number[],
+  sizes: LatentSizes,
+  text: TextEncoders | undefined,
+): asserts text is TextEncoders {
+  const problems: string[] = []
+  const posInt = (v: number) => Number.isInteger(v) && v > 0
+  if (!req.images.length) problems.push('no images requested')
+  for (const [name, v] of [
+    ['width', req.width],
+    ['height', req.height],
+    ['priorSteps', req.priorSteps],
+    ['decoderSteps', req.decoderSteps],
+  ] as const)
+    if (!posInt(v)) problems.push(`${name} must be a positive integer, got ${v}`)
+  for (const [name, v] of [
+    ['priorGuidance', req.priorGuidance],
+    ['decoderGuidance', req.decoderGuidance],
+  ] as const)
+    if (!(Number.isFinite(v) && v >= 0)) problems.push(`${name} must be a finite number ≥ 0, got ${v}`)
+  for (const img of req.images)
+    if (!(Number.isInteger(img.seed) && img.seed >= 0 && img.seed < 2 ** 32))
+      problems.push(`seed ${img.seed} is not a 32-bit unsigned integer`)
+  if (!groups.every(posInt) || groups.reduce((a, b) => a + b, 0) !== req.images.length)
+    problems.push(`groups [${groups}] do not partition ${req.images.length} images`)
+  if (![...sizes.c, ...sizes.b].every(posInt))
+    problems.push(`latent sizes ${JSON.stringify(sizes)} are not positive`)
+  // Stage B unshuffles its latent by 2.
+  if (sizes.b.some((v) => v % 2)) problems.push(`Stage B latent ${sizes.b.join('×')} must have even sides`)
+  if (!text) problems.push('the model has no text encoder and no text states were given')
+  if (problems.length) throw new PipelineInputError(problems.join('; '))
+}

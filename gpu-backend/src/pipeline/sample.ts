@@ -1,0 +1,88 @@
+// One diffusion stage: the sampling loop around a stage graph, with classifier-free guidance batched as
+// [cond, uncond] (the references' order) and applied per group of images.
+import { ort } from '../runtime/session.ts'
+import type { Sampler } from '../samplers/sampler.ts'
+import type { NoiseSource } from './noise.ts'
+import { concatBatch, type DiffusionStage, fromOrt, type HostTensor, numel, toOrt } from './tensor.ts'
+
+export interface StageRun {
+  stage: DiffusionStage
+  session: ort.InferenceSession
+  sampler: Sampler
+  /** [B, C, h, w] of the latent. */
+  shape: readonly number[]
+  steps: number
+  /** > 1 runs the unconditional batch too (api.md: ≤ 1 runs no unconditional pass). */
+  guidance: number
+  /** Sizes of the image groups guidance statistics span (Stable Cascade's CFG rescale uses the group's std). */
+  groups: readonly number[]
+  /** Inputs besides x and r, conditional batch; `uncond` is used only with guidance. */
+  cond: Record<string, HostTensor>
+  uncond?: Record<string, HostTensor>
+  noise: NoiseSource
+  signal?: AbortSignal
+  onStep?: (step: number, steps: number) => void
+}
+
+export const usesGuidance = (guidance: number) => guidance > 1
+
+/** Lets pending I/O run (progress writes, new requests, disconnects) and honours an abort, between model calls. */
+async function checkpoint(signal?: AbortSignal): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve))
+  signal?.throwIfAborted()
+}
+
+/** Runs the stage from its initial noise and returns its output (the sampler decides which tensor that is). */
+export async function sampleStage(o: StageRun): Promise<HostTensor> {
+  const batch = o.shape[0] as number
+  const per = numel(o.shape.slice(1))
+  const guided = usesGuidance(o.guidance)
+  if (guided && !o.uncond) throw new Error(`stage ${o.stage}: guidance without unconditional inputs`)
+  const condFeeds = Object.fromEntries(
+    Object.entries(o.cond).map(([name, t]) => [
+      name,
+      toOrt(guided ? concatBatch(t, o.uncond?.[name] ?? t) : t),
+    ]),
+  )
+  const times = o.sampler.timesteps(o.steps)
+  let x = o.noise.draw(o.stage, 0, o.shape)
+  let output = x
+  for (let i = 0; i < o.steps; i++) {
+    await checkpoint(o.signal)
+    const t = times[i] as number
+    const rows = guided ? 2 * batch : batch
+    const xt: HostTensor = { data: x, dims: [...o.shape] }
+    const out = await o.session.run({
+      ...condFeeds,
+      x: toOrt(guided ? concatBatch(xt, xt) : xt),
+      r: new ort.Tensor('float32', new Float32Array(rows).fill(o.sampler.modelInput(t)), [rows]),
+    })
+    const eps = fromOrt(out.eps, 'eps').data
+    const pred = guided ? guide(o.sampler, eps, batch * per, per, o.groups, o.guidance) : eps
+    const next = o.sampler.step(pred, t, times[i + 1] as number, x, o.noise.draw(o.stage, i + 1, o.shape))
+    x = next.x
+    output = next.output
+    o.onStep?.(i + 1, o.steps)
+  }
+  return { data: output, dims: [...o.shape] }
+}
+
+/** Guidance of a [cond; uncond] prediction, group by group. */
+function guide(
+  sampler: Sampler,
+  eps: Float32Array,
+  half: number,
+  per: number,
+  groups: readonly number[],
+  scale: number,
+): Float32Array {
+  const pred = new Float32Array(half)
+  let at = 0
+  for (const n of groups) {
+    const cond = eps.subarray(at * per, (at + n) * per)
+    const uncond = eps.subarray(half + at * per, half + (at + n) * per)
+    pred.set(sampler.guide(cond, uncond, scale), at * per)
+    at += n
+  }
+  return pred
+}

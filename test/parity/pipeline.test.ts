@@ -1,0 +1,208 @@
+// The whole pipeline (gpu-backend/src/pipeline) free-running against the reference runs: model directories
+// compiled by `convertModel` from the golden tiny checkpoints, the references' text states and noise injected,
+// everything else (samplers, guidance, stage chaining, de-normalization, Stage A) is the real pipeline code.
+// - Stable Cascade: sampling/pipeline.safetensors (CLIP -> Stage C -> Stage B -> Stage A), chain within 1e-3.
+// - Würstchen v2: sampling_prior + sampling_decoder(_cfg): latents 1e-3 relative, decoded images 2e-3 absolute.
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { convertModel } from '../../gpu-backend/src/compiler/convert.ts'
+import { generate } from '../../gpu-backend/src/pipeline/generate.ts'
+import { loadModel } from '../../gpu-backend/src/pipeline/model.ts'
+import type { NoiseSource } from '../../gpu-backend/src/pipeline/noise.ts'
+import type { DiffusionStage, HostTensor } from '../../gpu-backend/src/pipeline/tensor.ts'
+import type { TextEncoders, TextStates } from '../../gpu-backend/src/pipeline/text.ts'
+import { GOLDEN_DIR, goldenPath, readCase, relErr, V2_DIR } from './golden.ts'
+
+const TOL_CHAIN = 1e-3
+const TOL_V2_IMAGE_ABS = 2e-3
+
+type Case = ReturnType<typeof readCase>
+
+function maxAbsDiff(a: Float32Array, b: Float32Array): number {
+  let m = 0
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs((a[i] as number) - (b[i] as number)))
+  return m
+}
+
+/** Row i of a stacked tensor, as a batch of one. */
+function row(c: Case, name: string, i: number): HostTensor {
+  const t = c.get(name)
+  const per = t.data.length / (t.shape[0] as number)
+  return { data: t.data.slice(i * per, (i + 1) * per), dims: [1, ...t.shape.slice(1)] }
+}
+
+/** Stand-in text encoders answering from tables (per stage: prompt -> one row per output). */
+function tableText(lookup: (stage: DiffusionStage, prompt: string) => TextStates): TextEncoders {
+  return {
+    async encode(stage, prompts) {
+      const rows = prompts.map((p) => lookup(stage, p))
+      const out: TextStates = {}
+      for (const name of Object.keys(rows[0] ?? {})) {
+        const parts = rows.map((r) => r[name] as HostTensor)
+        const data = new Float32Array(parts.reduce((n, p) => n + p.data.length, 0))
+        parts.forEach((p, i) => {
+          data.set(p.data, i * p.data.length)
+        })
+        out[name] = { data, dims: [parts.length, ...(parts[0] as HostTensor).dims.slice(1)] }
+      }
+      return out
+    },
+  }
+}
+
+/** The recorded draws: per stage, the initial latent then one tensor per step. */
+function recordedNoise(draws: Record<DiffusionStage, (k: number) => Float32Array>): NoiseSource {
+  return {
+    draw(stage, k, shape) {
+      const d = draws[stage](k)
+      const n = shape.reduce((a, b) => a * b, 1)
+      if (d.length !== n)
+        throw new Error(`recorded ${stage} draw ${k} has ${d.length} values, want [${shape}]`)
+      return d
+    },
+  }
+}
+
+function link(target: string, path: string) {
+  mkdirSync(join(path, '..'), { recursive: true })
+  symlinkSync(target, path)
+}
+
+describe('Stable Cascade pipeline, free-running (sampling/pipeline.safetensors)', () => {
+  it('Stage C -> Stage B -> Stage A within 1e-3 of the official chain', async () => {
+    // Official-layout source folder: stage_{c,b,a}.safetensors with their constructor-argument configs.
+    const src = mkdtempSync(join(tmpdir(), 'sc-src-'))
+    for (const s of ['c', 'b', 'a']) {
+      link(goldenPath('weights', `stage_${s}_tiny.safetensors`), join(src, `stage_${s}.safetensors`))
+      link(goldenPath('configs', `stage_${s}_tiny.json`), join(src, `stage_${s}.json`))
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'sc-model-'))
+    await convertModel({ family: 'stable-cascade', from: src, outDir: dir })
+    const model = await loadModel(dir)
+
+    const settings = JSON.parse(readFileSync(join(GOLDEN_DIR, 'configs', 'sampling.json'), 'utf8'))
+    const c = readCase(goldenPath('sampling', 'pipeline.safetensors'))
+    const prompts: string[] = settings.prompts
+    const states = (prefix: 'cond' | 'uncond', i: number): TextStates => {
+      const pooled = row(c, `${prefix}.clip_text_pooled`, i)
+      // As the text encoder answers: hidden_pre_norm (1, 77, C) and text_embeds (1, P).
+      return {
+        hidden_pre_norm: row(c, `${prefix}.clip_text`, i),
+        text_embeds: { data: pooled.data, dims: [1, pooled.dims[2] as number] },
+      }
+    }
+    const text = tableText((_, p) =>
+      p === settings.uncond_prompt ? states('uncond', 0) : states('cond', prompts.indexOf(p)),
+    )
+    const noise = recordedNoise({
+      c: (k) => (k === 0 ? c.get('c.x_init').data : row(c, 'c.noise', k - 1).data),
+      b: (k) => (k === 0 ? c.get('b.x_init').data : row(c, 'b.noise', k - 1).data),
+    })
+    const [, , height, width] = c.get('a.image').shape as number[]
+    const sc = settings.stage_c
+    const sb = settings.stage_b
+    const progress: string[] = []
+    const result = await generate(
+      model,
+      {
+        width: width as number,
+        height: height as number,
+        images: prompts.map((prompt, seed) => ({ seed, prompt, negativePrompt: settings.uncond_prompt })),
+        priorSteps: sc.timesteps,
+        priorGuidance: sc.cfg,
+        decoderSteps: sb.timesteps,
+        decoderGuidance: sb.cfg,
+      },
+      {
+        text,
+        noise,
+        latents: { c: sc.shape.slice(2), b: sb.shape.slice(2) },
+        onStep: (e) => progress.push(`${e.stage}${e.step}/${e.steps}`),
+      },
+    )
+    const errs = {
+      stage_c: relErr(result.prior.data, c.get('c.output').data),
+      stage_b: relErr(result.decoder.data, c.get('b.output').data),
+      image: relErr(result.decoded.data, c.get('a.image').data),
+    }
+    console.log(
+      'SC chain:',
+      Object.entries(errs)
+        .map(([k, v]) => `${k} ${v.toExponential(2)}`)
+        .join(', '),
+    )
+    for (const v of Object.values(errs)) expect(v).toBeLessThan(TOL_CHAIN)
+    expect(progress).toEqual([
+      'text1/1',
+      ...Array.from({ length: sc.timesteps }, (_, i) => `c${i + 1}/${sc.timesteps}`),
+      ...Array.from({ length: sb.timesteps }, (_, i) => `b${i + 1}/${sb.timesteps}`),
+      'a1/1',
+    ])
+  })
+})
+
+describe('Würstchen v2 pipeline, free-running (sampling_prior + sampling_decoder*)', () => {
+  // diffusers layout: prior/, decoder/, vqgan/ with config.json beside the weights.
+  const modelDir = (async () => {
+    const src = mkdtempSync(join(tmpdir(), 'v2-src-'))
+    for (const name of ['prior', 'decoder', 'vqgan']) {
+      link(
+        join(V2_DIR, `${name}_weights.safetensors`),
+        join(src, name, 'diffusion_pytorch_model.safetensors'),
+      )
+      link(join(V2_DIR, 'configs', `${name}.json`), join(src, name, 'config.json'))
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'v2-model-'))
+    await convertModel({ family: 'wuerstchen-v2', from: src, outDir: dir })
+    return dir
+  })()
+
+  // README "Full tiny sampling run": prior 4 calls at guidance 4 on ["p0", "p1"]; decoder 3 calls with the
+  // prompt "p0" for every image, guidance 0 (sampling_decoder) or 2 (sampling_decoder_cfg).
+  for (const [file, decoderGuidance] of [
+    ['sampling_decoder.safetensors', 0],
+    ['sampling_decoder_cfg.safetensors', 2],
+  ] as const)
+    it(`prior + ${file}`, async () => {
+      const model = await loadModel(await modelDir)
+      const p = readCase(join(V2_DIR, 'sampling_prior.safetensors'))
+      const d = readCase(join(V2_DIR, file))
+      const priorRows = ['', 'p0', 'p1']
+      const text = tableText((stage, prompt) =>
+        stage === 'c'
+          ? { last_hidden_state: row(p, 'prompt_table', priorRows.indexOf(prompt)) }
+          : { last_hidden_state: row(d, 'prompt_table', prompt === '' ? 0 : 1) },
+      )
+      const draws = (c: Case) => (k: number) => c.get(k === 0 ? 'initial_noise' : `step${k - 1}.noise`).data
+      const [, , height, width] = d.get('images').shape as number[]
+      const result = await generate(
+        model,
+        {
+          width: width as number,
+          height: height as number,
+          images: ['p0', 'p1'].map((prompt, seed) => ({ seed, prompt, negativePrompt: '' })),
+          priorSteps: p.get('timesteps').data.length - 1,
+          priorGuidance: 4,
+          decoderSteps: d.get('timesteps').data.length - 1,
+          decoderGuidance,
+        },
+        { text, noise: recordedNoise({ c: draws(p), b: draws(d) }) },
+      )
+      const errs = {
+        prior: relErr(result.prior.data, p.get('final_latents').data),
+        decoder: relErr(result.decoder.data, d.get('final_latents').data),
+      }
+      const imageAbs = maxAbsDiff(result.decoded.data, d.get('vqgan_decoded').data)
+      console.log(
+        `v2 ${file}:`,
+        Object.entries(errs)
+          .map(([k, v]) => `${k} ${v.toExponential(2)} rel`)
+          .join(', '),
+        `image ${imageAbs.toExponential(2)} abs`,
+      )
+      for (const v of Object.values(errs)) expect(v).toBeLessThan(TOL_CHAIN)
+      expect(imageAbs).toBeLessThan(TOL_V2_IMAGE_ABS)
+    })
+})
