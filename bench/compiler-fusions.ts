@@ -3,7 +3,7 @@
 // (the official op sequence), from the same random weights, timed side by side in one run.
 // Outputs are checked to agree first, so a fast wrong graph cannot win.
 import { performance } from 'node:perf_hooks'
-import { randomCheckpoint, rng, TINY_CONFIGS } from '../gpu-backend/src/compiler/make-tiny.ts'
+import { randomCheckpoint, rng, tinyConfig } from '../gpu-backend/src/compiler/make-tiny.ts'
 import type { Kwargs } from '../gpu-backend/src/compiler/models/config.ts'
 import { type StageId, stageSpec } from '../gpu-backend/src/compiler/stages.ts'
 import { StateDict } from '../gpu-backend/src/compiler/weights/state-dict.ts'
@@ -21,7 +21,7 @@ const cases: Case[] = [
   {
     label: 'Stage C tiny (c 64) @ 24×24',
     stage: 'c',
-    kwargs: TINY_CONFIGS['stable-cascade'].c,
+    kwargs: tinyConfig('stable-cascade', 'c'),
     inputs: {
       x: [B, 16, 24, 24],
       r: [B],
@@ -34,7 +34,7 @@ const cases: Case[] = [
     label: 'Stage C mid (c 512, 12 blocks) @ 24×24',
     stage: 'c',
     kwargs: {
-      ...TINY_CONFIGS['stable-cascade'].c,
+      ...tinyConfig('stable-cascade', 'c'),
       c_cond: 512,
       c_hidden: [512, 512],
       nhead: [8, 8],
@@ -57,14 +57,14 @@ const cases: Case[] = [
   {
     label: 'Stage B tiny (c 16..32) @ 64×64',
     stage: 'b',
-    kwargs: TINY_CONFIGS['stable-cascade'].b,
+    kwargs: tinyConfig('stable-cascade', 'b'),
     inputs: { x: [B, 4, 64, 64], r: [B], effnet: [B, 16, 6, 6], clip: [B, 1, 32] },
   },
   {
     label: 'Stage B mid (c 96..384) @ 128×128',
     stage: 'b',
     kwargs: {
-      ...TINY_CONFIGS['stable-cascade'].b,
+      ...tinyConfig('stable-cascade', 'b'),
       c_cond: 384,
       c_hidden: [96, 192, 384, 384],
       nhead: [-1, -1, 6, 6],

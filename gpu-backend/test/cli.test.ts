@@ -1,13 +1,14 @@
 // The `cascade` CLI as a user runs it: a real process, real files, real onnxruntime sessions.
 import { execFile } from 'node:child_process'
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { sha256File } from '../src/compiler/convert.ts'
 import { Manifest } from '../src/compiler/manifest.ts'
-import { createSession } from '../src/runtime/session.ts'
+import { createSession, ort } from '../src/runtime/session.ts'
+import { ClipTokenizer } from '../src/text/tokenizer.ts'
 
 const run = promisify(execFile)
 const root = join(import.meta.dirname, '..', '..')
@@ -22,12 +23,22 @@ describe('cascade make-tiny', () => {
       await cascade('make-tiny', '--family', family, '--seed', '7', '--out', out)
       const manifest = Manifest.parse(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')))
       expect(manifest.family).toBe(family)
-      expect(Object.keys(manifest.graphs).sort()).toEqual([
-        'stage_a_decoder',
-        'stage_a_encoder',
-        'stage_b',
-        'stage_c',
-      ])
+      const text = family === 'wuerstchen-v2' ? ['text_encoder', 'text_encoder_2'] : ['text_encoder']
+      expect(Object.keys(manifest.graphs).sort()).toEqual(
+        ['stage_a_decoder', 'stage_a_encoder', 'stage_b', 'stage_c', ...text].sort(),
+      )
+      // Every text encoder comes with its tokenizer, and the tokenizer's ids fit the encoder's vocabulary.
+      for (const name of text) {
+        const dir = manifest.graphs[name]?.tokenizer as string
+        const tok = ClipTokenizer.fromFiles(join(out, dir))
+        const ids = tok.encode('A photo of a cat')
+        const session = await createSession(join(out, `${name}.onnx`))
+        const res = await session.run({
+          input_ids: new ort.Tensor('int64', ids.inputIds, [1, 77]),
+          attention_mask: new ort.Tensor('int64', ids.attentionMask, [1, 77]),
+        })
+        expect((res.last_hidden_state as ort.Tensor).data.every(Number.isFinite)).toBe(true)
+      }
       for (const f of manifest.files) expect(await sha256File(join(out, f.path))).toBe(f.sha256)
       const c = await createSession(join(out, 'stage_c.onnx'))
       expect(c.outputNames).toEqual(['eps'])
@@ -113,6 +124,14 @@ describe('cascade convert', () => {
     copyFileSync(join(golden, 'weights', 'stage_b_tiny.safetensors'), join(from, 'stage_b.safetensors'))
     copyFileSync(join(golden, 'configs', 'stage_b_tiny.json'), join(from, 'stage_b.json'))
     copyFileSync(join(golden, 'weights', 'stage_a_tiny.safetensors'), join(from, 'stage_a.safetensors'))
+    copyFileSync(
+      join(golden, 'weights', 'clip_text_tiny.safetensors'),
+      join(from, 'text_encoder.safetensors'),
+    )
+    copyFileSync(join(golden, 'configs', 'clip_text_tiny.json'), join(from, 'text_encoder.json'))
+    mkdirSync(join(from, 'tokenizer'))
+    for (const f of ['vocab.json', 'merges.txt'])
+      copyFileSync(join(golden, 'tokenizer', f), join(from, 'tokenizer', f))
     copyFileSync(join(golden, 'configs', 'stage_a_tiny.json'), join(from, 'stage_a.json'))
     const out = mkdtempSync(join(tmpdir(), 'model-'))
     await cascade('convert', '--family', 'stable-cascade', '--from', from, '--out', out)
@@ -123,6 +142,10 @@ describe('cascade convert', () => {
       'stage_a_encoder.onnx',
       'stage_b.onnx',
       'stage_c.onnx',
+      'text_encoder.onnx',
+      'tokenizer/merges.txt',
+      'tokenizer/vocab.json',
     ])
+    expect(m.graphs.text_encoder?.tokenizer).toBe('tokenizer')
   })
 })

@@ -1,6 +1,7 @@
 // Checkpoint files -> ONNX graphs in a model directory (the `cascade convert` command).
 import { createHash } from 'node:crypto'
 import {
+  copyFileSync,
   createReadStream,
   existsSync,
   mkdirSync,
@@ -13,7 +14,7 @@ import { basename, join } from 'node:path'
 import { FAMILY_SETTINGS, type Family, Manifest } from './manifest.ts'
 import { type Kwargs, readConfigFile } from './models/config.ts'
 import type { AttentionKernel, GraphDtype } from './onnx/graph.ts'
-import { type BuiltGraph, type StageId, stageSpec, toOriginalNames } from './stages.ts'
+import { type BuiltGraph, familyStages, type StageId, stageSpec, toOriginalNames } from './stages.ts'
 import { SafetensorsFile } from './weights/safetensors.ts'
 import { StateDict } from './weights/state-dict.ts'
 
@@ -89,16 +90,35 @@ export interface StageFiles {
   config?: string
 }
 
-const SC_ROOT: Record<StageId, string> = { c: 'stage_c', b: 'stage_b', a: 'stage_a' }
-const DIFFUSERS_DIR: Record<StageId, string> = { c: 'prior', b: 'decoder', a: 'vqgan' }
+/** File stem of each stage in the original layout (also what make-tiny writes). */
+export const SOURCE_STEM: Record<StageId, string> = {
+  text: 'text_encoder',
+  text_2: 'text_encoder_2',
+  c: 'stage_c',
+  b: 'stage_b',
+  a: 'stage_a',
+}
+const DIFFUSERS_DIR: Record<StageId, string> = {
+  text: 'text_encoder',
+  text_2: 'text_encoder_2',
+  c: 'prior',
+  b: 'decoder',
+  a: 'vqgan',
+}
+/** Tokenizer folder that belongs to each text encoder, in the source and in the model directory. */
+export const TOKENIZER_DIR: Partial<Record<StageId, string>> = { text: 'tokenizer', text_2: 'tokenizer_2' }
+const TOKENIZER_FILES = ['vocab.json', 'merges.txt', 'special_tokens_map.json', 'tokenizer_config.json']
 
 /**
  * Finds each stage's checkpoint: the original layout (`stage_c[_lite][_bf16].safetensors` at the root,
  * with an optional `stage_c[_lite].json` config) or the diffusers layout (`prior[_lite]/`, `decoder[_lite]/`,
- * `vqgan/` with `diffusion_pytorch_model*.safetensors` and `config.json`). fp32 files win over bf16 ones.
+ * `vqgan/`, `text_encoder[_2]/` with `*.safetensors` and `config.json`). fp32 files win over bf16 ones.
+ * Würstchen v2 spreads over two hub repos: the prior repo's `text_encoder/` + `tokenizer/` (bigG) and the
+ * decoder repo's, renamed `text_encoder_2/` + `tokenizer_2/` (CLIP-H).
  */
 export function locateStageFiles(from: string, stage: StageId, variant: string): StageFiles {
-  const lite = variant === 'lite' && stage !== 'a' ? '_lite' : ''
+  const lite = variant === 'lite' && (stage === 'c' || stage === 'b') ? '_lite' : ''
+  const SC_ROOT = SOURCE_STEM
   for (const name of [`${SC_ROOT[stage]}${lite}.safetensors`, `${SC_ROOT[stage]}${lite}_bf16.safetensors`]) {
     const p = join(from, name)
     if (existsSync(p)) {
@@ -123,6 +143,17 @@ export function locateStageFiles(from: string, stage: StageId, variant: string):
   )
 }
 
+/** Copies a CLIP tokenizer (vocab.json + merges.txt, and the special-token files that fix the pad id). */
+function copyTokenizer(src: string, outDir: string, name: string): string[] {
+  if (!existsSync(join(src, 'vocab.json')) || !existsSync(join(src, 'merges.txt')))
+    throw new Error(`no tokenizer in ${src} (vocab.json and merges.txt)`)
+  mkdirSync(join(outDir, name), { recursive: true })
+  return TOKENIZER_FILES.filter((f) => existsSync(join(src, f))).map((f) => {
+    copyFileSync(join(src, f), join(outDir, name, f))
+    return `${name}/${f}`
+  })
+}
+
 export interface ConvertModelOptions {
   family: Family
   from: string
@@ -140,7 +171,9 @@ export async function convertModel(o: ConvertModelOptions): Promise<Manifest> {
   const graphs: Manifest['graphs'] = {}
   const sources: string[] = []
   const files: string[] = []
-  for (const stage of ['c', 'b', 'a'] as const) {
+  for (const stage of familyStages(o.family)) {
+    const tokenizer = TOKENIZER_DIR[stage]
+    if (tokenizer) files.push(...copyTokenizer(join(o.from, tokenizer), o.outDir, tokenizer))
     const found = locateStageFiles(o.from, stage, variant)
     for (const w of found.weights) sources.push(`${basename(w)}:${await sha256File(w)}`)
     const written = convertStage({
@@ -154,7 +187,11 @@ export async function convertModel(o: ConvertModelOptions): Promise<Manifest> {
       ...(o.progress ? { progress: o.progress } : {}),
     })
     for (const w of written) {
-      graphs[w.file.replace(/\.onnx$/, '')] = { file: w.file, config: w.config as Record<string, unknown> }
+      graphs[w.file.replace(/\.onnx$/, '')] = {
+        file: w.file,
+        config: w.config as Record<string, unknown>,
+        ...(tokenizer ? { tokenizer } : {}),
+      }
       files.push(...w.files)
     }
   }

@@ -2,16 +2,40 @@
 // written as official-format checkpoints and then compiled by the same path as released weights.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { convertModel, type Progress } from './convert.ts'
+import { byteLevelVocab } from '../text/byte-level.ts'
+import { convertModel, type Progress, SOURCE_STEM, TOKENIZER_DIR } from './convert.ts'
 import type { Family, Manifest } from './manifest.ts'
 import type { Kwargs } from './models/config.ts'
-import { type StageId, stageSpec } from './stages.ts'
+import { familyStages, type StageId, stageSpec } from './stages.ts'
 import { type TensorToWrite, writeSafetensors } from './weights/safetensors.ts'
 import { SchemaRecorder } from './weights/schema-recorder.ts'
 
-/** Small configs of the released structures (level patterns, t_conds, c_r as released). */
-export const TINY_CONFIGS: Record<Family, Record<StageId, Kwargs>> = {
+/** A tiny CLIP text tower (HF CLIPTextConfig fields) over the byte-level vocabulary of text/byte-level.ts. */
+function tinyClip(hidden: number, projection?: number): Kwargs {
+  return {
+    architectures: [projection ? 'CLIPTextModelWithProjection' : 'CLIPTextModel'],
+    vocab_size: TINY_VOCAB_SIZE,
+    hidden_size: hidden,
+    intermediate_size: 4 * hidden,
+    num_hidden_layers: 2,
+    num_attention_heads: 2,
+    max_position_embeddings: 77,
+    hidden_act: 'gelu',
+    layer_norm_eps: 1e-5,
+    bos_token_id: TINY_VOCAB_SIZE - 2,
+    eos_token_id: TINY_VOCAB_SIZE - 1,
+    ...(projection ? { projection_dim: projection } : {}),
+  }
+}
+const TINY_VOCAB_SIZE = Object.keys(byteLevelVocab()).length
+
+/**
+ * Small configs of the released structures (level patterns, t_conds, c_r as released); the text widths
+ * match what the stages consume (SC: c_clip_text, c_clip_text_pooled = c_clip; v2: prior c_cond, decoder clip_embd).
+ */
+export const TINY_CONFIGS: Record<Family, Partial<Record<StageId, Kwargs>>> = {
   'stable-cascade': {
+    text: tinyClip(64, 32),
     c: {
       c_in: 16,
       c_out: 16,
@@ -61,6 +85,8 @@ export const TINY_CONFIGS: Record<Family, Record<StageId, Kwargs>> = {
     a: { levels: 2, bottleneck_blocks: 2, c_hidden: 32, c_latent: 4, codebook_size: 64, scale_factor: 0.43 },
   },
   'wuerstchen-v2': {
+    text: tinyClip(24),
+    text_2: tinyClip(20),
     c: { _class_name: 'WuerstchenPrior', c_in: 16, c: 32, c_cond: 24, c_r: 64, depth: 2, nhead: 2 },
     b: {
       _class_name: 'WuerstchenDiffNeXt',
@@ -88,6 +114,12 @@ export const TINY_CONFIGS: Record<Family, Record<StageId, Kwargs>> = {
       scale_factor: 0.3764,
     },
   },
+}
+
+export function tinyConfig(family: Family, stage: StageId): Kwargs {
+  const kwargs = TINY_CONFIGS[family][stage]
+  if (!kwargs) throw new Error(`${family} has no stage ${stage}`)
+  return kwargs
 }
 
 /** mulberry32: a tiny seeded generator, so a seed always gives the same model. */
@@ -134,8 +166,6 @@ export function randomCheckpoint(
   return [...rec.schema].map(([k, shape]) => [k, { dtype: 'F32', shape, data: init(k, shape, rand) }])
 }
 
-const SOURCE_NAMES: Record<StageId, string> = { c: 'stage_c', b: 'stage_b', a: 'stage_a' }
-
 export interface MakeTinyOptions {
   family: Family
   outDir: string
@@ -147,14 +177,20 @@ export async function makeTiny(o: MakeTinyOptions): Promise<Manifest> {
   const rand = rng(o.seed ?? 0)
   const src = join(o.outDir, 'checkpoints')
   mkdirSync(src, { recursive: true })
-  for (const stage of ['c', 'b', 'a'] as const) {
-    const kwargs = TINY_CONFIGS[o.family][stage]
+  for (const stage of familyStages(o.family)) {
+    const kwargs = tinyConfig(o.family, stage)
     const tensors = randomCheckpoint(o.family, stage, kwargs, rand)
-    writeSafetensors(join(src, `${SOURCE_NAMES[stage]}.safetensors`), tensors, {
+    writeSafetensors(join(src, `${SOURCE_STEM[stage]}.safetensors`), tensors, {
       format: 'pt',
       generator: 'cascade make-tiny',
     })
-    writeFileSync(join(src, `${SOURCE_NAMES[stage]}.json`), `${JSON.stringify({ kwargs }, null, 1)}\n`)
+    writeFileSync(join(src, `${SOURCE_STEM[stage]}.json`), `${JSON.stringify({ kwargs }, null, 1)}\n`)
+    const tokenizer = TOKENIZER_DIR[stage]
+    if (tokenizer) {
+      mkdirSync(join(src, tokenizer), { recursive: true })
+      writeFileSync(join(src, tokenizer, 'vocab.json'), JSON.stringify(byteLevelVocab()))
+      writeFileSync(join(src, tokenizer, 'merges.txt'), '#version: 0.2\n')
+    }
   }
   return convertModel({
     family: o.family,

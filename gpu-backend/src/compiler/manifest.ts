@@ -33,7 +33,15 @@ export const Manifest = z.object({
   dtype: z.enum(['fp32', 'fp16']),
   created_by: z.string(),
   settings: FamilySettings,
-  graphs: z.record(z.string(), z.object({ file: z.string(), config: z.record(z.string(), z.unknown()) })),
+  /** Graph name (file without .onnx) -> file, resolved architecture, and for text encoders their tokenizer folder. */
+  graphs: z.record(
+    z.string(),
+    z.object({
+      file: z.string(),
+      config: z.record(z.string(), z.unknown()),
+      tokenizer: z.string().optional(),
+    }),
+  ),
   files: z.array(ManifestFile),
 })
 export type Manifest = z.infer<typeof Manifest>

@@ -2,6 +2,7 @@
 // brought onto the official key names first.
 
 import type { Family } from './manifest.ts'
+import { buildClipText, clipTextConfig } from './models/clip-text.ts'
 import type { Kwargs } from './models/config.ts'
 import { buildStageADecoder, buildStageAEncoder, stageAConfig } from './models/stage-a.ts'
 import { buildStageB, stageBConfig } from './models/stage-b.ts'
@@ -12,7 +13,8 @@ import type { Graph } from './onnx/graph.ts'
 import { isDiffusersFormat, packDiffusersAttention, renameStageBClipMapper } from './weights/key-map.ts'
 import type { StateDict } from './weights/state-dict.ts'
 
-export const STAGE_IDS = ['c', 'b', 'a'] as const
+/** `text`: the CLIP text encoder (for v2 the prior's bigG); `text_2`: v2's decoder CLIP-H; then the diffusion stages. */
+export const STAGE_IDS = ['text', 'text_2', 'c', 'b', 'a'] as const
 export type StageId = (typeof STAGE_IDS)[number]
 
 export interface BuiltGraph {
@@ -60,17 +62,27 @@ function stageA(family: Family): StageSpec {
   }
 }
 
+const textEncoder = oneGraph('text_encoder.onnx', clipTextConfig, buildClipText)
+
+/** Each family's stages, in conversion order. */
 export const STAGES: Record<Family, Partial<Record<StageId, StageSpec>>> = {
   'stable-cascade': {
+    text: textEncoder,
     c: oneGraph('stage_c.onnx', stageCConfig, buildStageC),
     b: oneGraph('stage_b.onnx', stageBConfig, buildStageB),
     a: stageA('stable-cascade'),
   },
   'wuerstchen-v2': {
+    text: textEncoder,
+    text_2: oneGraph('text_encoder_2.onnx', clipTextConfig, buildClipText),
     c: oneGraph('stage_c.onnx', wuerstchenPriorConfig, buildWuerstchenPrior),
     b: oneGraph('stage_b.onnx', wuerstchenDiffNeXtConfig, buildWuerstchenDiffNeXt),
     a: stageA('wuerstchen-v2'),
   },
+}
+
+export function familyStages(family: Family): StageId[] {
+  return STAGE_IDS.filter((s) => STAGES[family][s])
 }
 
 export function stageSpec(family: Family, stage: StageId): StageSpec {

@@ -48,7 +48,10 @@ export function clipTextConfig(sd: StateDict, kwargs?: Kwargs): ClipTextConfig {
   const [vocab = 49408, width = 1280] = shape(`${P}.embeddings.token_embedding.weight`)
   const [positions = 77] = shape(`${P}.embeddings.position_embedding.weight`)
   const [intermediate = 4 * width] = shape(`${P}.encoder.layers.0.mlp.fc1.weight`)
-  const [projection] = shape('text_projection.weight')
+  // A checkpoint says by its keys; a config alone (make-tiny's schema pass) by HF's `architectures`.
+  const withProjection = (hf?.architectures as string[] | undefined)?.includes('CLIPTextModelWithProjection')
+  const [projection = withProjection ? (hf?.projection_dim as number | undefined) : undefined] =
+    shape('text_projection.weight')
   assertReleasedOrConfigured('CLIP text encoder', CLIP_TEXT_VARIANTS[width], hf, `hidden ${width}`)
   const hidden = pick(hf, 'hidden_size', width)
   const hiddenAct = pick(hf, 'hidden_act', 'gelu')
