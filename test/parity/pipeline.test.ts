@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { convertModel } from '../../gpu-backend/src/compiler/convert.ts'
+import { makeTiny } from '../../gpu-backend/src/compiler/make-tiny.ts'
 import { generate } from '../../gpu-backend/src/pipeline/generate.ts'
 import { loadModel } from '../../gpu-backend/src/pipeline/model.ts'
 import type { NoiseSource } from '../../gpu-backend/src/pipeline/noise.ts'
@@ -71,76 +72,81 @@ function link(target: string, path: string) {
 }
 
 describe('Stable Cascade pipeline, free-running (sampling/pipeline.safetensors)', () => {
-  it('Stage C -> Stage B -> Stage A within 1e-3 of the official chain', async () => {
-    // Official-layout source folder: stage_{c,b,a}.safetensors with their constructor-argument configs.
-    const src = mkdtempSync(join(tmpdir(), 'sc-src-'))
-    for (const s of ['c', 'b', 'a']) {
-      link(goldenPath('weights', `stage_${s}_tiny.safetensors`), join(src, `stage_${s}.safetensors`))
-      link(goldenPath('configs', `stage_${s}_tiny.json`), join(src, `stage_${s}.json`))
-    }
-    const dir = mkdtempSync(join(tmpdir(), 'sc-model-'))
-    await convertModel({ family: 'stable-cascade', from: src, outDir: dir })
-    const model = await loadModel(dir)
-
-    const settings = JSON.parse(readFileSync(join(GOLDEN_DIR, 'configs', 'sampling.json'), 'utf8'))
-    const c = readCase(goldenPath('sampling', 'pipeline.safetensors'))
-    const prompts: string[] = settings.prompts
-    const states = (prefix: 'cond' | 'uncond', i: number): TextStates => {
-      const pooled = row(c, `${prefix}.clip_text_pooled`, i)
-      // As the text encoder answers: hidden_pre_norm (1, 77, C) and text_embeds (1, P).
-      return {
-        hidden_pre_norm: row(c, `${prefix}.clip_text`, i),
-        text_embeds: { data: pooled.data, dims: [1, pooled.dims[2] as number] },
+  for (const textSource of ['recorded text states', 'prompts through our tokenizer and CLIP'] as const)
+    it(`Stage C -> Stage B -> Stage A within 1e-3 of the official chain, from ${textSource}`, async () => {
+      // Official-layout source folder: stage_{c,b,a}.safetensors with their constructor-argument configs.
+      const src = mkdtempSync(join(tmpdir(), 'sc-src-'))
+      for (const s of ['c', 'b', 'a']) {
+        link(goldenPath('weights', `stage_${s}_tiny.safetensors`), join(src, `stage_${s}.safetensors`))
+        link(goldenPath('configs', `stage_${s}_tiny.json`), join(src, `stage_${s}.json`))
       }
-    }
-    const text = tableText((_, p) =>
-      p === settings.uncond_prompt ? states('uncond', 0) : states('cond', prompts.indexOf(p)),
-    )
-    const noise = recordedNoise({
-      c: (k) => (k === 0 ? c.get('c.x_init').data : row(c, 'c.noise', k - 1).data),
-      b: (k) => (k === 0 ? c.get('b.x_init').data : row(c, 'b.noise', k - 1).data),
+      // The golden tiny CLIP and the real CLIP BPE: the pipeline can also run from the prompts themselves.
+      link(goldenPath('weights', 'clip_text_tiny.safetensors'), join(src, 'text_encoder.safetensors'))
+      link(goldenPath('configs', 'clip_text_tiny.json'), join(src, 'text_encoder.json'))
+      link(goldenPath('tokenizer'), join(src, 'tokenizer'))
+      const dir = mkdtempSync(join(tmpdir(), 'sc-model-'))
+      await convertModel({ family: 'stable-cascade', from: src, outDir: dir })
+      const model = await loadModel(dir)
+
+      const settings = JSON.parse(readFileSync(join(GOLDEN_DIR, 'configs', 'sampling.json'), 'utf8'))
+      const c = readCase(goldenPath('sampling', 'pipeline.safetensors'))
+      const prompts: string[] = settings.prompts
+      const states = (prefix: 'cond' | 'uncond', i: number): TextStates => {
+        const pooled = row(c, `${prefix}.clip_text_pooled`, i)
+        // As the text encoder answers: hidden_pre_norm (1, 77, C) and text_embeds (1, P).
+        return {
+          hidden_pre_norm: row(c, `${prefix}.clip_text`, i),
+          text_embeds: { data: pooled.data, dims: [1, pooled.dims[2] as number] },
+        }
+      }
+      const text = tableText((_, p) =>
+        p === settings.uncond_prompt ? states('uncond', 0) : states('cond', prompts.indexOf(p)),
+      )
+      const noise = recordedNoise({
+        c: (k) => (k === 0 ? c.get('c.x_init').data : row(c, 'c.noise', k - 1).data),
+        b: (k) => (k === 0 ? c.get('b.x_init').data : row(c, 'b.noise', k - 1).data),
+      })
+      const [, , height, width] = c.get('a.image').shape as number[]
+      const sc = settings.stage_c
+      const sb = settings.stage_b
+      const progress: string[] = []
+      const result = await generate(
+        model,
+        {
+          width: width as number,
+          height: height as number,
+          images: prompts.map((prompt, seed) => ({ seed, prompt, negativePrompt: settings.uncond_prompt })),
+          priorSteps: sc.timesteps,
+          priorGuidance: sc.cfg,
+          decoderSteps: sb.timesteps,
+          decoderGuidance: sb.cfg,
+        },
+        {
+          ...(textSource === 'recorded text states' ? { text } : {}),
+          noise,
+          latents: { c: sc.shape.slice(2), b: sb.shape.slice(2) },
+          onStep: (e) => progress.push(`${e.stage}${e.step}/${e.steps}`),
+        },
+      )
+      const errs = {
+        stage_c: relErr(result.prior.data, c.get('c.output').data),
+        stage_b: relErr(result.decoder.data, c.get('b.output').data),
+        image: relErr(result.decoded.data, c.get('a.image').data),
+      }
+      console.log(
+        `SC chain (${textSource}):`,
+        Object.entries(errs)
+          .map(([k, v]) => `${k} ${v.toExponential(2)}`)
+          .join(', '),
+      )
+      for (const v of Object.values(errs)) expect(v).toBeLessThan(TOL_CHAIN)
+      expect(progress).toEqual([
+        'text1/1',
+        ...Array.from({ length: sc.timesteps }, (_, i) => `c${i + 1}/${sc.timesteps}`),
+        ...Array.from({ length: sb.timesteps }, (_, i) => `b${i + 1}/${sb.timesteps}`),
+        'a1/1',
+      ])
     })
-    const [, , height, width] = c.get('a.image').shape as number[]
-    const sc = settings.stage_c
-    const sb = settings.stage_b
-    const progress: string[] = []
-    const result = await generate(
-      model,
-      {
-        width: width as number,
-        height: height as number,
-        images: prompts.map((prompt, seed) => ({ seed, prompt, negativePrompt: settings.uncond_prompt })),
-        priorSteps: sc.timesteps,
-        priorGuidance: sc.cfg,
-        decoderSteps: sb.timesteps,
-        decoderGuidance: sb.cfg,
-      },
-      {
-        text,
-        noise,
-        latents: { c: sc.shape.slice(2), b: sb.shape.slice(2) },
-        onStep: (e) => progress.push(`${e.stage}${e.step}/${e.steps}`),
-      },
-    )
-    const errs = {
-      stage_c: relErr(result.prior.data, c.get('c.output').data),
-      stage_b: relErr(result.decoder.data, c.get('b.output').data),
-      image: relErr(result.decoded.data, c.get('a.image').data),
-    }
-    console.log(
-      'SC chain:',
-      Object.entries(errs)
-        .map(([k, v]) => `${k} ${v.toExponential(2)}`)
-        .join(', '),
-    )
-    for (const v of Object.values(errs)) expect(v).toBeLessThan(TOL_CHAIN)
-    expect(progress).toEqual([
-      'text1/1',
-      ...Array.from({ length: sc.timesteps }, (_, i) => `c${i + 1}/${sc.timesteps}`),
-      ...Array.from({ length: sb.timesteps }, (_, i) => `b${i + 1}/${sb.timesteps}`),
-      'a1/1',
-    ])
-  })
 })
 
 describe('Würstchen v2 pipeline, free-running (sampling_prior + sampling_decoder*)', () => {
@@ -154,6 +160,15 @@ describe('Würstchen v2 pipeline, free-running (sampling_prior + sampling_decode
       )
       link(join(V2_DIR, 'configs', `${name}.json`), join(src, name, 'config.json'))
     }
+    // The golden's text encoders are stand-in tables (injected below); a complete model directory still needs
+    // text encoders of the right widths: make-tiny's random ones.
+    const tiny = mkdtempSync(join(tmpdir(), 'v2-tiny-'))
+    await makeTiny({ family: 'wuerstchen-v2', outDir: tiny })
+    for (const f of ['text_encoder', 'text_encoder_2']) {
+      link(join(tiny, 'checkpoints', `${f}.safetensors`), join(src, `${f}.safetensors`))
+      link(join(tiny, 'checkpoints', `${f}.json`), join(src, `${f}.json`))
+    }
+    for (const f of ['tokenizer', 'tokenizer_2']) link(join(tiny, 'checkpoints', f), join(src, f))
     const dir = mkdtempSync(join(tmpdir(), 'v2-model-'))
     await convertModel({ family: 'wuerstchen-v2', from: src, outDir: dir })
     return dir

@@ -6,7 +6,13 @@ import { join } from 'node:path'
 import sharp from 'sharp'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { makeTiny } from '../compiler/make-tiny.ts'
-import { type GenerateRequest, generate, PipelineInputError, type StepEvent } from './generate.ts'
+import {
+  type GenerateRequest,
+  generate,
+  type ImageSpec,
+  PipelineInputError,
+  type StepEvent,
+} from './generate.ts'
 import { type LoadedModel, loadModel } from './model.ts'
 import { philoxNormals } from './noise.ts'
 import type { TextEncoders } from './text.ts'
@@ -32,12 +38,11 @@ const fakeText: TextEncoders = {
 const base: GenerateRequest = {
   width: 256,
   height: 256,
-  images: [{ seed: 1, prompt: 'a cat', negativePrompt: '' }],
+  images: [{ seed: 1, prompt: 'a cat', negativePrompt: '', format: 'png' }],
   priorSteps: 3,
   priorGuidance: 4,
   decoderSteps: 2,
   decoderGuidance: 1.1,
-  outputFormat: 'png',
 }
 
 let model: LoadedModel
@@ -62,7 +67,7 @@ describe('generate', () => {
     const steps: StepEvent[] = []
     const r = await generate(
       model,
-      { ...base, outputFormat: 'webp' },
+      { ...base, images: [{ seed: 1, prompt: 'a cat', negativePrompt: '', format: 'webp' }] },
       { text: fakeText, onStep: (e) => steps.push(e) },
     )
     const meta = await sharp(r.encoded[0] as Uint8Array).metadata()
@@ -80,11 +85,21 @@ describe('generate', () => {
     expect(Object.values(r.timings).every((ms) => ms >= 0)).toBe(true)
   })
 
+  it('encodes prompts with the tokenizer and text encoder of the model directory', async () => {
+    const r = await generate(model, base)
+    expect((await sharp(r.encoded[0] as Uint8Array).metadata()).format).toBe('png')
+    const other = await generate(model, {
+      ...base,
+      images: [{ ...base.images[0], prompt: 'a dog' } as ImageSpec],
+    })
+    expect(maxRel(other.prior.data, r.prior.data)).toBeGreaterThan(1e-3)
+  })
+
   it('gives an image that depends on its seed only, not on the batch around it', async () => {
     const alone = await generate(model, base, { text: fakeText })
     const again = await generate(model, base, { text: fakeText })
     expect(again.encoded[0]).toEqual(alone.encoded[0])
-    const other = { seed: 2, prompt: 'a dog', negativePrompt: 'blurry' }
+    const other = { seed: 2, prompt: 'a dog', negativePrompt: 'blurry', format: 'jpeg' as const }
     // Each job its own group: CFG rescale statistics stay per image.
     const batched = await generate(
       model,
@@ -117,7 +132,6 @@ describe('generate', () => {
     await expect(generate(model, bad, { text: fakeText, onStep: (e) => seen.push(e) })).rejects.toThrow(
       PipelineInputError,
     )
-    await expect(generate(model, base)).rejects.toThrow(/no text encoder/)
     expect(seen).toEqual([])
   })
 })

@@ -14,6 +14,8 @@ export interface ImageSpec {
   seed: number
   prompt: string
   negativePrompt: string
+  /** Encode this image; without it only the tensors are returned. */
+  format?: OutputFormat
 }
 
 export interface GenerateRequest {
@@ -25,8 +27,6 @@ export interface GenerateRequest {
   priorGuidance: number
   decoderSteps: number
   decoderGuidance: number
-  /** Encode the results; without it only the tensors are returned. */
-  outputFormat?: OutputFormat
   /**
    * Sizes of the groups of images that form one reference batch, in order (default: the whole batch). Stable
    * Cascade's CFG rescale takes its statistics over a group, so independent jobs batched together stay
@@ -61,8 +61,8 @@ export interface GenerateResult {
   prior: HostTensor
   decoder: HostTensor
   decoded: HostTensor
-  /** One encoded image per request image, when an output format was asked for. */
-  encoded: Uint8Array[]
+  /** The encoded image of each request image that asked for a format (in request order, else undefined). */
+  encoded: (Uint8Array | undefined)[]
   /** Milliseconds per phase. */
   timings: Timings
 }
@@ -156,13 +156,12 @@ export async function generate(
 
   // 6. Encode the images.
   t0 = performance.now()
-  const encoded: Uint8Array[] = []
-  if (req.outputFormat)
-    for (let i = 0; i < batch; i++) {
-      opts.signal?.throwIfAborted()
-      encoded.push(await encodeImage(toRgb8(decoded, i), req.outputFormat))
-      opts.onStep?.({ stage: 'encode', step: i + 1, steps: batch })
-    }
+  const encoded: (Uint8Array | undefined)[] = []
+  for (const [i, { format }] of req.images.entries()) {
+    opts.signal?.throwIfAborted()
+    encoded.push(format ? await encodeImage(toRgb8(decoded, i), format) : undefined)
+    if (format) opts.onStep?.({ stage: 'encode', step: i + 1, steps: batch })
+  }
   clock('encode', t0)
   return { prior, decoder, decoded, encoded, timings }
 }

@@ -8,8 +8,9 @@ import { createSession, type ort, type SessionOptions } from '../runtime/session
 import { DEFAULT_STAGE_C_TIMESTEPS, ddpmWuerstchen } from '../samplers/ddpm-wuerstchen.ts'
 import { gdfDdpm } from '../samplers/gdf-ddpm.ts'
 import type { Sampler } from '../samplers/sampler.ts'
+import { ClipTokenizer } from '../text/tokenizer.ts'
 import type { DiffusionStage } from './tensor.ts'
-import { type EncoderSession, OnnxTextEncoders, type TextEncoders, type Tokenizer } from './text.ts'
+import { type EncoderSession, OnnxTextEncoders, type TextEncoders } from './text.ts'
 
 export interface LoadedModel {
   dir: string
@@ -21,18 +22,8 @@ export interface LoadedModel {
   samplers: Record<DiffusionStage, Sampler>
 }
 
-/** Reads the tokenizer files of one text encoder (the `gpu-backend/src/text` tokenizer in production). */
-export type TokenizerLoader = (dir: string) => Tokenizer | Promise<Tokenizer>
-
-export interface LoadModelOptions extends SessionOptions {
-  tokenizer?: TokenizerLoader
-}
-
-/** Text encoder graphs and their tokenizer folders, diffusers-style: Stage C's first, then Stage B's own. */
-const TEXT_ENCODERS = [
-  { graph: 'text_encoder', tokenizer: 'tokenizer' },
-  { graph: 'text_encoder_2', tokenizer: 'tokenizer_2' },
-] as const
+/** Text encoder graphs: Stage C's first, then Stage B's own when the family has one (Würstchen v2's CLIP-H). */
+const TEXT_ENCODERS = ['text_encoder', 'text_encoder_2'] as const
 
 export function modelIdOf(family: Family, variant: string): ModelId {
   const id =
@@ -67,17 +58,18 @@ function graphPath(dir: string, manifest: Manifest, name: string): string {
   return path
 }
 
-export async function loadModel(dir: string, opts: LoadModelOptions = {}): Promise<LoadedModel> {
+export async function loadModel(dir: string, opts: SessionOptions = {}): Promise<LoadedModel> {
   const manifest = Manifest.parse(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')))
   const session = (name: string) => createSession(graphPath(dir, manifest, name), opts)
   const [c, b, a] = await Promise.all([session('stage_c'), session('stage_b'), session('stage_a_decoder')])
   const encoders: EncoderSession[] = []
-  for (const e of TEXT_ENCODERS) {
-    if (!manifest.graphs[e.graph]) break
-    if (!opts.tokenizer) throw new Error(`${dir}: ${e.graph} needs a tokenizer loader`)
+  for (const name of TEXT_ENCODERS) {
+    const g = manifest.graphs[name]
+    if (!g) break
+    if (!g.tokenizer) throw new Error(`${dir}: manifest names no tokenizer for ${name}`)
     encoders.push({
-      session: await session(e.graph),
-      tokenizer: await opts.tokenizer(join(dir, e.tokenizer)),
+      session: await session(name),
+      tokenizer: ClipTokenizer.fromFiles(join(dir, g.tokenizer)),
     })
   }
   const [first, ...rest] = encoders
