@@ -1,0 +1,213 @@
+// The GPU backend's HTTP API (api.md "Edge -> backend"):
+//   POST /v1/generate   signed job -> image bytes (Accept: image/*) or progress events + result (text/event-stream)
+//   GET  /healthz       the process is alive
+//   GET  /readyz        every model loaded and warmed up
+//   GET  /metrics       Prometheus text
+import { Hono } from 'hono'
+import {
+  BackendJob,
+  type BackendResult,
+  type ErrorCode,
+  type FieldError,
+  type ModelId,
+  toBase64,
+  verifyJobKey,
+} from '../../../shared/src/index.ts'
+import { problemResponse, ServiceError, STATUS_OF } from './errors.ts'
+import { limitErrors } from './limits.ts'
+import type { ServiceMetrics } from './metrics.ts'
+import { type SignatureEnv, signature } from './middleware/signature.ts'
+import type { JobOutcome, JobResult, ModelScheduler, Ticket } from './scheduler.ts'
+import { eventStream } from './sse.ts'
+
+export interface ServiceState {
+  /** True once every model is loaded and warmed up. */
+  ready: boolean
+  models: Map<ModelId, ModelScheduler>
+}
+
+export interface AppOptions {
+  secret: string
+  state: ServiceState
+  metrics: ServiceMetrics
+  now?: () => number
+  keepAliveMs?: number
+}
+
+const MAX_BODY_BYTES = 64 * 1024
+/** While the models load, a client should come back after about this long. */
+const LOADING_RETRY_AFTER_S = 5
+
+type Env = SignatureEnv & { Variables: { requestId: string } }
+
+export function createApp(o: AppOptions): Hono<Env> {
+  const app = new Hono<Env>()
+  const { state, metrics } = o
+
+  app.use(async function requestId(c, next) {
+    c.set('requestId', c.req.header('X-Request-Id') ?? crypto.randomUUID())
+    await next()
+  })
+
+  app.get('/healthz', (c) => c.json({ status: 'ok' }))
+
+  app.get('/readyz', (c) =>
+    state.ready
+      ? c.json({
+          status: 'ready',
+          models: [...state.models.values()].map((s) => ({
+            id: s.model.id,
+            version: s.model.manifest.weights_version,
+          })),
+        })
+      : c.json({ status: 'loading' }, 503),
+  )
+
+  app.get('/metrics', (c) =>
+    c.text(metrics.registry.render(), 200, { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' }),
+  )
+
+  app.post(
+    '/v1/generate',
+    async function countRequests(c, next) {
+      await next()
+      const mode = (c.req.header('Accept') ?? '').includes('text/event-stream') ? 'stream' : 'image'
+      metrics.requests.inc({ status: String(c.res.status), mode })
+    },
+    signature({ secret: o.secret, maxBytes: MAX_BODY_BYTES, ...(o.now ? { now: o.now } : {}) }),
+    async function generateImage(c) {
+      const job = await parseJob(c.get('body'))
+      const scheduler = schedulerFor(state, job)
+      const errors = limitErrors(job)
+      if (errors.length)
+        throw new ServiceError('invalid_request', 'the job exceeds the model limits', { errors })
+      const full = () =>
+        new ServiceError('backend_unavailable', `the ${job.model} queue is full`, {
+          headers: { 'Retry-After': String(scheduler.retryAfterSeconds()) },
+        })
+
+      if ((c.req.header('Accept') ?? '').includes('text/event-stream')) {
+        let ticket: Ticket | undefined
+        const stream = eventStream(() => ticket?.cancel(), o.keepAliveMs)
+        ticket = scheduler.submit(job, (e) => stream.send(e.event, e.data))
+        if (!ticket) {
+          stream.close()
+          throw full()
+        }
+        const t = ticket
+        c.req.raw.signal.addEventListener('abort', () => t.cancel())
+        void t.outcome.then((outcome) => {
+          if (outcome.ok) stream.send('result', resultEvent(outcome.result))
+          else {
+            metrics.errors.inc({ code: outcome.code })
+            stream.send('error', {
+              status: STATUS_OF[outcome.code],
+              code: outcome.code,
+              detail: outcome.detail,
+            })
+          }
+          stream.close()
+        })
+        return new Response(stream.body, {
+          headers: {
+            'Content-Type': 'text/event-stream',
+            'Cache-Control': 'no-store',
+            'X-Accel-Buffering': 'no',
+          },
+        })
+      }
+
+      const ticket = scheduler.submit(job, () => {})
+      if (!ticket) throw full()
+      c.req.raw.signal.addEventListener('abort', () => ticket.cancel())
+      const result = unwrap(await ticket.outcome)
+      return new Response(result.bytes, {
+        headers: {
+          'Content-Type': result.contentType,
+          'Cache-Control': 'no-store',
+          'X-Seed': String(result.seed),
+          'X-Model-Version': result.modelVersion,
+          'Server-Timing': serverTiming(result.timings),
+        },
+      })
+    },
+  )
+
+  app.notFound((c) =>
+    problemResponse('not_found', `no route ${c.req.method} ${c.req.path}`, c.get('requestId')),
+  )
+
+  app.onError((err, c) => {
+    const requestId = c.get('requestId') ?? ''
+    if (err instanceof ServiceError) {
+      metrics.errors.inc({ code: err.code })
+      return problemResponse(err.code, err.message, requestId, {
+        ...(err.errors ? { errors: err.errors } : {}),
+        headers: err.headers,
+      })
+    }
+    console.error('backend: unhandled error', err)
+    metrics.errors.inc({ code: 'internal' })
+    return problemResponse('internal', 'internal error', requestId)
+  })
+
+  return app
+}
+
+async function parseJob(body: Uint8Array): Promise<BackendJob> {
+  let raw: unknown
+  try {
+    raw = JSON.parse(new TextDecoder().decode(body))
+  } catch {
+    throw new ServiceError('invalid_request', 'the body is not JSON')
+  }
+  const parsed = BackendJob.safeParse(raw)
+  if (!parsed.success) {
+    const errors: FieldError[] = parsed.error.issues.map((i) => ({
+      path: i.path.join('.'),
+      message: i.message,
+    }))
+    throw new ServiceError('invalid_request', 'the body is not a backend job', { errors })
+  }
+  if (!(await verifyJobKey(parsed.data)))
+    throw new ServiceError('invalid_request', 'the key does not match the job', {
+      errors: [{ path: 'key', message: 'is not the request key of the job' }],
+    })
+  return parsed.data
+}
+
+/**
+ * The model's scheduler. A model or weights version this process does not serve is a 503, like a full queue:
+ * the edge then tries the next backend of its pool, which may serve it.
+ */
+function schedulerFor(state: ServiceState, job: BackendJob): ModelScheduler {
+  if (!state.ready)
+    throw new ServiceError('backend_unavailable', 'the models are still loading', {
+      headers: { 'Retry-After': String(LOADING_RETRY_AFTER_S) },
+    })
+  const s = state.models.get(job.model)
+  const version = s?.model.manifest.weights_version
+  if (!s || version !== job.model_version)
+    throw new ServiceError(
+      'backend_unavailable',
+      s
+        ? `${job.model} weights ${job.model_version} are not loaded here (this backend has ${version})`
+        : `${job.model} is not served here`,
+      { headers: { 'Retry-After': String(LOADING_RETRY_AFTER_S) } },
+    )
+  return s
+}
+
+function unwrap(outcome: JobOutcome): JobResult {
+  if (outcome.ok) return outcome.result
+  throw new ServiceError(outcome.code as ErrorCode, outcome.detail)
+}
+
+function resultEvent(r: JobResult): BackendResult {
+  return { content_type: r.contentType, seed: r.seed, model_version: r.modelVersion, b64: toBase64(r.bytes) }
+}
+
+export function serverTiming(t: JobResult['timings']): string {
+  const order = ['queue', 'text', 'stage_c', 'stage_b', 'stage_a', 'encode'] as const
+  return order.map((k) => `${k};dur=${t[k].toFixed(1)}`).join(', ')
+}

@@ -1,0 +1,239 @@
+// One model's work queue: a bounded FIFO of jobs, one pipeline run at a time, and jobs with the same shape and
+// sampling settings batched into one run (each its own guidance group, so a job's image never depends on its
+// batch-mates). Waiting jobs hear their queue position; a canceled job leaves the queue at once, and a running
+// batch stops between steps when every job in it was canceled.
+import {
+  type BackendJob,
+  type BackendProgress,
+  CONTENT_TYPES,
+  type ErrorCode,
+  MODELS,
+} from '../../../shared/src/index.ts'
+import { generate, type StepEvent, type Timings } from '../pipeline/generate.ts'
+import type { LoadedModel } from '../pipeline/model.ts'
+import type { ServiceMetrics } from './metrics.ts'
+
+export type TimingPhase = 'queue' | keyof Timings
+
+export interface JobResult {
+  bytes: Uint8Array
+  contentType: string
+  seed: number
+  modelVersion: string
+  /** Milliseconds per phase (the pipeline phases are the batch's). */
+  timings: Record<TimingPhase, number>
+}
+
+export type JobOutcome = { ok: true; result: JobResult } | { ok: false; code: ErrorCode; detail: string }
+
+export type JobEvent =
+  | { event: 'queued'; data: { position: number } }
+  | { event: 'progress'; data: BackendProgress }
+
+export interface Ticket {
+  /** Settles once; never rejects. */
+  readonly outcome: Promise<JobOutcome>
+  /** The client is gone: leave the queue, or stop the batch if nobody else waits for it. */
+  cancel(): void
+}
+
+export interface SchedulerOptions {
+  /** Jobs that may wait (the running batch not counted). */
+  depth: number
+  maxBatch: number
+  metrics: ServiceMetrics
+}
+
+interface Entry {
+  job: BackendJob
+  onEvent: (e: JobEvent) => void
+  submittedAt: number
+  position: number
+  state: 'waiting' | 'running' | 'done'
+  resolve: (o: JobOutcome) => void
+}
+
+interface Running {
+  entries: Entry[]
+  ctrl: AbortController
+}
+
+/** Jobs that can share a pipeline run: everything but prompts, seed and output format agrees. */
+const batchKey = (j: BackendJob) =>
+  [j.width, j.height, j.prior_steps, j.prior_guidance, j.decoder_steps, j.decoder_guidance].join('|')
+
+const DEFAULT_RUN_SECONDS = 5
+
+export class ModelScheduler {
+  readonly #waiting: Entry[] = []
+  #running: Running | undefined
+  /** Exponential average of a run's duration, for Retry-After. */
+  #runSeconds = DEFAULT_RUN_SECONDS
+
+  constructor(
+    readonly model: LoadedModel,
+    private readonly opts: SchedulerOptions,
+  ) {}
+
+  get waiting(): number {
+    return this.#waiting.length
+  }
+
+  /** Seconds until a new job would likely be admitted. */
+  retryAfterSeconds(): number {
+    const runsAhead = Math.ceil(this.#waiting.length / this.opts.maxBatch) + 1
+    return Math.min(300, Math.max(1, Math.ceil(this.#runSeconds * runsAhead)))
+  }
+
+  /** Queues a job; undefined when the queue is full. */
+  submit(job: BackendJob, onEvent: (e: JobEvent) => void): Ticket | undefined {
+    const idle = !this.#running && !this.#waiting.length
+    if (!idle && this.#waiting.length >= this.opts.depth) return undefined
+    let resolve!: (o: JobOutcome) => void
+    const outcome = new Promise<JobOutcome>((r) => {
+      resolve = r
+    })
+    const entry: Entry = {
+      job,
+      onEvent,
+      submittedAt: performance.now(),
+      position: this.#waiting.length,
+      state: 'waiting',
+      resolve: (o) => {
+        if (entry.state === 'done') return
+        entry.state = 'done'
+        resolve(o)
+      },
+    }
+    this.#waiting.push(entry)
+    this.#gauge()
+    onEvent({ event: 'queued', data: { position: entry.position } })
+    setImmediate(() => this.#pump())
+    return { outcome, cancel: () => this.#cancel(entry) }
+  }
+
+  /** One small run through every graph, so the first real job does not pay for session initialisation. */
+  async warmUp(): Promise<void> {
+    const info = MODELS[this.model.id]
+    const size = info.limits.min_size
+    await generate(this.model, {
+      width: size,
+      height: size,
+      images: [{ seed: 0, prompt: '', negativePrompt: '', format: 'png' }],
+      priorSteps: 1,
+      priorGuidance: info.defaults.prior_guidance,
+      decoderSteps: 1,
+      decoderGuidance: info.defaults.decoder_guidance,
+    })
+  }
+
+  #cancel(entry: Entry): void {
+    if (entry.state === 'done') return
+    entry.resolve({ ok: false, code: 'canceled', detail: 'the client canceled the job' })
+    const i = this.#waiting.indexOf(entry)
+    if (i >= 0) {
+      this.#waiting.splice(i, 1)
+      this.#reportPositions()
+      this.#gauge()
+      return
+    }
+    const run = this.#running
+    if (run?.entries.every((e) => e.state === 'done'))
+      run.ctrl.abort(new Error('every job of the batch was canceled'))
+  }
+
+  #reportPositions(): void {
+    this.#waiting.forEach((e, position) => {
+      if (e.position === position) return
+      e.position = position
+      e.onEvent({ event: 'queued', data: { position } })
+    })
+  }
+
+  #gauge(): void {
+    const labels = { model: this.model.id }
+    this.opts.metrics.queueDepth.set(labels, this.#waiting.length)
+    this.opts.metrics.running.set(labels, this.#running?.entries.length ?? 0)
+  }
+
+  #pump(): void {
+    const head = this.#waiting[0]
+    if (this.#running || !head) return
+    const key = batchKey(head.job)
+    const batch = this.#waiting.filter((e) => batchKey(e.job) === key).slice(0, this.opts.maxBatch)
+    for (const e of batch) {
+      this.#waiting.splice(this.#waiting.indexOf(e), 1)
+      e.state = 'running'
+    }
+    this.#reportPositions()
+    void this.#run(batch)
+  }
+
+  async #run(entries: Entry[]): Promise<void> {
+    const run: Running = { entries, ctrl: new AbortController() }
+    this.#running = run
+    this.#gauge()
+    const m = this.opts.metrics
+    const labels = { model: this.model.id }
+    m.batchSize.observe(labels, entries.length)
+    const startedAt = performance.now()
+    const job = (entries[0] as Entry).job
+    try {
+      const res = await generate(
+        this.model,
+        {
+          width: job.width,
+          height: job.height,
+          images: entries.map((e) => ({
+            seed: e.job.seed,
+            prompt: e.job.prompt,
+            negativePrompt: e.job.negative_prompt,
+            format: e.job.output_format,
+          })),
+          priorSteps: job.prior_steps,
+          priorGuidance: job.prior_guidance,
+          decoderSteps: job.decoder_steps,
+          decoderGuidance: job.decoder_guidance,
+          groups: entries.map(() => 1),
+        },
+        { signal: run.ctrl.signal, onStep: (s) => this.#progress(entries, s) },
+      )
+      for (const [phase, ms] of Object.entries(res.timings)) m.stageSeconds.observe({ phase }, ms / 1000)
+      entries.forEach((e, i) => {
+        const queue = startedAt - e.submittedAt
+        m.stageSeconds.observe({ phase: 'queue' }, queue / 1000)
+        if (e.state === 'running') m.images.inc(labels)
+        e.resolve({
+          ok: true,
+          result: {
+            bytes: res.encoded[i] as Uint8Array,
+            contentType: CONTENT_TYPES[e.job.output_format],
+            seed: e.job.seed,
+            modelVersion: this.model.manifest.weights_version,
+            timings: { queue, ...res.timings },
+          },
+        })
+      })
+      const seconds = (performance.now() - startedAt) / 1000
+      this.#runSeconds = 0.7 * this.#runSeconds + 0.3 * seconds
+    } catch (err) {
+      const detail = run.ctrl.signal.aborted ? 'canceled' : `generation failed: ${(err as Error).message}`
+      for (const e of entries)
+        e.resolve({ ok: false, code: run.ctrl.signal.aborted ? 'canceled' : 'internal', detail })
+    } finally {
+      this.#running = undefined
+      this.#gauge()
+      this.#pump()
+    }
+  }
+
+  /** Pipeline steps -> each job's progress; the encode phase reports each job's own image. */
+  #progress(entries: Entry[], s: StepEvent): void {
+    entries.forEach((e, i) => {
+      if (e.state !== 'running') return
+      if (s.stage !== 'encode') e.onEvent({ event: 'progress', data: s })
+      else if (s.step === i + 1)
+        e.onEvent({ event: 'progress', data: { stage: 'encode', step: 1, steps: 1 } })
+    })
+  }
+}
