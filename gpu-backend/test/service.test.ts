@@ -130,7 +130,10 @@ describe('health', () => {
     expect((await fetch(`${svc.url}/healthz`)).status).toBe(200)
     const ready = await fetch(`${svc.url}/readyz`)
     expect(ready.status).toBe(200)
-    expect(await ready.json()).toEqual({ status: 'ready', models: [{ id: 'wuerstchen-v2', version }] })
+    expect(await ready.json()).toEqual({
+      status: 'ready',
+      models: [{ id: 'wuerstchen-v2', version, provider: 'cpu' }],
+    })
   })
 })
 

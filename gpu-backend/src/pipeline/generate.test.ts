@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import sharp from 'sharp'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { convertModel } from '../compiler/convert.ts'
 import { makeTiny } from '../compiler/make-tiny.ts'
 import {
   type GenerateRequest,
@@ -46,8 +47,9 @@ const base: GenerateRequest = {
 }
 
 let model: LoadedModel
+let dir: string
 beforeAll(async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'pipeline-sc-'))
+  dir = mkdtempSync(join(tmpdir(), 'pipeline-sc-'))
   await makeTiny({ family: 'stable-cascade', outDir: dir, seed: 5 })
   model = await loadModel(dir)
 })
@@ -124,6 +126,21 @@ describe('generate', () => {
     })
     await expect(run).rejects.toThrow('client went away')
     expect(seen).toEqual(['text1', 'c1'])
+  })
+
+  it('runs float16 model directories (float16 graph I/O) close to float32', async () => {
+    const dir16 = mkdtempSync(join(tmpdir(), 'pipeline-sc16-'))
+    await convertModel({
+      family: 'stable-cascade',
+      from: join(dir, 'checkpoints'),
+      outDir: dir16,
+      dtype: 'fp16',
+    })
+    const model16 = await loadModel(dir16)
+    const short = { ...base, priorSteps: 1, decoderSteps: 1 }
+    const [r16, r32] = [await generate(model16, short), await generate(model, short)]
+    expect(r16.decoded.data.every(Number.isFinite)).toBe(true)
+    expect(maxRel(r16.decoded.data, r32.decoded.data)).toBeLessThan(5e-2)
   })
 
   it('validates everything before the first step', async () => {

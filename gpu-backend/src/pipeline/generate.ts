@@ -2,12 +2,13 @@
 // phases like a diffusers pipeline's __call__. Everything is validated before the first model call; an abort
 // (AbortSignal) stops the work between two model calls.
 import type { OutputFormat } from '../../../shared/src/index.ts'
+import { runFloat32 } from '../runtime/session.ts'
 import { encodeImage, toRgb8 } from './image.ts'
 import { type LatentSizes, latentSizes } from './latents.ts'
 import type { LoadedModel } from './model.ts'
 import { type NoiseSource, seededNoise } from './noise.ts'
 import { sampleStage, usesGuidance } from './sample.ts'
-import { fromOrt, type HostTensor, sliceBatch, toOrt, zeros } from './tensor.ts'
+import { type HostTensor, outputOf, sliceBatch, zeros } from './tensor.ts'
 import { stageConditioning, type TextEncoders, type TextStates } from './text.ts'
 
 export interface ImageSpec {
@@ -150,7 +151,7 @@ export async function generate(
 
   // 5. Decode (Stage A; the graph applies the family's latent scale).
   t0 = performance.now()
-  const decoded = fromOrt((await model.stages.a.run({ latent: toOrt(decoder) })).image, 'image')
+  const decoded = outputOf(await runFloat32(model.stages.a, { latent: decoder }), 'image')
   clock('stage_a', t0)
   opts.onStep?.({ stage: 'a', step: 1, steps: 1 })
 

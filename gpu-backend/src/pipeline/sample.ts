@@ -1,9 +1,9 @@
 // One diffusion stage: the sampling loop around a stage graph, with classifier-free guidance batched as
 // [cond, uncond] (the references' order) and applied per group of images.
-import { ort } from '../runtime/session.ts'
+import { type ort, runFloat32 } from '../runtime/session.ts'
 import type { Sampler } from '../samplers/sampler.ts'
 import type { NoiseSource } from './noise.ts'
-import { concatBatch, type DiffusionStage, fromOrt, type HostTensor, numel, toOrt } from './tensor.ts'
+import { concatBatch, type DiffusionStage, type HostTensor, numel, outputOf } from './tensor.ts'
 
 export interface StageRun {
   stage: DiffusionStage
@@ -39,10 +39,7 @@ export async function sampleStage(o: StageRun): Promise<HostTensor> {
   const guided = usesGuidance(o.guidance)
   if (guided && !o.uncond) throw new Error(`stage ${o.stage}: guidance without unconditional inputs`)
   const condFeeds = Object.fromEntries(
-    Object.entries(o.cond).map(([name, t]) => [
-      name,
-      toOrt(guided ? concatBatch(t, o.uncond?.[name] ?? t) : t),
-    ]),
+    Object.entries(o.cond).map(([name, t]) => [name, guided ? concatBatch(t, o.uncond?.[name] ?? t) : t]),
   )
   const times = o.sampler.timesteps(o.steps)
   let x = o.noise.draw(o.stage, 0, o.shape)
@@ -52,12 +49,12 @@ export async function sampleStage(o: StageRun): Promise<HostTensor> {
     const t = times[i] as number
     const rows = guided ? 2 * batch : batch
     const xt: HostTensor = { data: x, dims: [...o.shape] }
-    const out = await o.session.run({
+    const out = await runFloat32(o.session, {
       ...condFeeds,
-      x: toOrt(guided ? concatBatch(xt, xt) : xt),
-      r: new ort.Tensor('float32', new Float32Array(rows).fill(o.sampler.modelInput(t)), [rows]),
+      x: guided ? concatBatch(xt, xt) : xt,
+      r: { data: new Float32Array(rows).fill(o.sampler.modelInput(t)), dims: [rows] },
     })
-    const eps = fromOrt(out.eps, 'eps').data
+    const eps = outputOf(out, 'eps').data
     const pred = guided ? guide(o.sampler, eps, batch * per, per, o.groups, o.guidance) : eps
     const next = o.sampler.step(pred, t, times[i + 1] as number, x, o.noise.draw(o.stage, i + 1, o.shape))
     x = next.x

@@ -1,12 +1,9 @@
 // Host-side float32 tensors (batch first) and the few batch operations the pipeline needs.
-import { floatTensor, type ort } from '../runtime/session.ts'
+import type { FloatData } from '../runtime/session.ts'
 
 export type DiffusionStage = 'c' | 'b'
 
-export interface HostTensor {
-  data: Float32Array
-  dims: number[]
-}
+export type HostTensor = FloatData
 
 export const numel = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1)
 
@@ -37,9 +34,9 @@ export function sliceBatch(t: HostTensor, start: number, end: number): HostTenso
   return { data: t.data.subarray(start * per, end * per), dims: [end - start, ...t.dims.slice(1)] }
 }
 
-export const toOrt = (t: HostTensor): ort.Tensor => floatTensor(t.data, t.dims)
-
-export function fromOrt(t: ort.Tensor | undefined, name: string): HostTensor {
-  if (t?.type !== 'float32') throw new Error(`expected a float32 output "${name}"`)
-  return { data: t.data as Float32Array, dims: t.dims.map(Number) }
+/** A graph output that must be there. */
+export function outputOf(outputs: Record<string, HostTensor>, name: string): HostTensor {
+  const t = outputs[name]
+  if (!t) throw new Error(`the graph has no float output "${name}"`)
+  return t
 }

@@ -1,9 +1,9 @@
 // Text conditioning: prompts -> text-encoder outputs (graph contract, models.md Part 1: `input_ids` /
 // `attention_mask` int64 (B, 77) in; `hidden_pre_norm`, `last_hidden_state`, `text_embeds` out), and those
 // outputs -> the conditioning inputs of a stage graph, as the manifest's `settings.text` lists them.
-import { ort } from '../runtime/session.ts'
+import { ort, runFloat32 } from '../runtime/session.ts'
 import type { DiffusionStage, HostTensor } from './tensor.ts'
-import { fromOrt, numel, zeros } from './tensor.ts'
+import { numel, outputOf, zeros } from './tensor.ts'
 
 /** The CLIP tokenizer contract (gpu-backend/src/text): ids and mask padded to the context length (77). */
 export interface Tokenizer {
@@ -54,14 +54,14 @@ export class OnnxTextEncoders implements TextEncoders {
         ids.set(t.inputIds, i * len)
         mask.set(t.attentionMask, i * len)
       })
-      const out = await session.run({
+      const out = await runFloat32(session, {
         input_ids: new ort.Tensor('int64', ids, [missing.length, len]),
         attention_mask: new ort.Tensor('int64', mask, [missing.length, len]),
       })
       missing.forEach((p, i) => {
         const states: TextStates = {}
         for (const name of session.outputNames) {
-          const t = fromOrt(out[name], name)
+          const t = outputOf(out, name)
           const per = numel(t.dims.slice(1))
           states[name] = { data: t.data.slice(i * per, (i + 1) * per), dims: [1, ...t.dims.slice(1)] }
         }

@@ -1,5 +1,7 @@
-// onnxruntime-node sessions: CUDA when present, CPU otherwise (ORT does not fall back by itself).
+// onnxruntime-node sessions: CUDA when present, CPU otherwise (ORT does not fall back by itself), and runs with
+// float32 host data whatever float type each graph input declares (fp16 graphs keep some inputs in float32).
 import ort from 'onnxruntime-node'
+import { f16ToF32, toFloat16Bits } from '../compiler/weights/dtype.ts'
 
 export type Feeds = Record<string, ort.Tensor>
 
@@ -12,7 +14,10 @@ export interface SessionOptions {
 
 ort.env.logLevel = 'error'
 
-export async function createSession(model: string | Uint8Array, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
+export async function createSession(
+  model: string | Uint8Array,
+  opts: SessionOptions = {},
+): Promise<ort.InferenceSession> {
   const base: ort.InferenceSession.SessionOptions = {
     graphOptimizationLevel: opts.optimization ?? 'all',
     ...(opts.intraOpThreads ? { intraOpNumThreads: opts.intraOpThreads } : {}),
@@ -23,13 +28,68 @@ export async function createSession(model: string | Uint8Array, opts: SessionOpt
       : ort.InferenceSession.create(model, { ...base, executionProviders: providers })
   if (opts.preferCuda) {
     try {
-      return await create(['cuda'])
+      return remember(await create(['cuda']), 'cuda')
     } catch {
       // No CUDA provider library or device: run on CPU.
     }
   }
-  return create(['cpu'])
+  return remember(await create(['cpu']), 'cpu')
 }
+
+export type Provider = 'cuda' | 'cpu'
+
+const providers = new WeakMap<ort.InferenceSession, Provider>()
+
+function remember(s: ort.InferenceSession, provider: Provider): ort.InferenceSession {
+  providers.set(s, provider)
+  return s
+}
+
+/** The execution provider a session created here runs on. */
+export function providerOf(session: ort.InferenceSession): Provider | undefined {
+  return providers.get(session)
+}
+
+/** A float tensor on the host, always float32. */
+export interface FloatData {
+  data: Float32Array
+  dims: number[]
+}
+
+/**
+ * Runs `session` with float32 host data: each float feed is converted to the type its input declares
+ * (float16 graphs), other tensors (int64 ids) pass as they are; float outputs come back as float32.
+ */
+export async function runFloat32(
+  session: ort.InferenceSession,
+  feeds: Record<string, FloatData | ort.Tensor>,
+): Promise<Record<string, FloatData>> {
+  const types = new Map(session.inputMetadata.map((m) => [m.name, m.isTensor ? m.type : undefined]))
+  const tensors: Record<string, ort.Tensor> = {}
+  for (const [name, f] of Object.entries(feeds))
+    tensors[name] = isTensor(f)
+      ? f
+      : types.get(name) === 'float16'
+        ? new ort.Tensor('float16', toFloat16Bits(f.data), f.dims)
+        : floatTensor(f.data, f.dims)
+  const out = await session.run(tensors)
+  const result: Record<string, FloatData> = {}
+  for (const [name, t] of Object.entries(out)) {
+    const dims = t.dims.map(Number)
+    if (t.type === 'float32') result[name] = { data: t.data as Float32Array, dims }
+    else if (t.type === 'float16')
+      result[name] = {
+        data:
+          t.data instanceof Uint16Array
+            ? Float32Array.from(t.data, f16ToF32)
+            : Float32Array.from(t.data as ArrayLike<number>),
+        dims,
+      }
+  }
+  return result
+}
+
+const isTensor = (f: FloatData | ort.Tensor): f is ort.Tensor => f instanceof ort.Tensor
 
 export function floatTensor(data: Float32Array, dims: readonly number[]): ort.Tensor {
   return new ort.Tensor('float32', data, dims)

@@ -13,6 +13,7 @@ import {
   toBase64,
   verifyJobKey,
 } from '../../../shared/src/index.ts'
+import { providerOf } from '../runtime/session.ts'
 import { problemResponse, ServiceError, STATUS_OF } from './errors.ts'
 import { limitErrors } from './limits.ts'
 import type { ServiceMetrics } from './metrics.ts'
@@ -58,6 +59,7 @@ export function createApp(o: AppOptions): Hono<Env> {
           models: [...state.models.values()].map((s) => ({
             id: s.model.id,
             version: s.model.manifest.weights_version,
+            provider: providerOf(s.model.stages.c),
           })),
         })
       : c.json({ status: 'loading' }, 503),

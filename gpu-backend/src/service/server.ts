@@ -3,6 +3,7 @@
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import { loadModel } from '../pipeline/model.ts'
+import { providerOf } from '../runtime/session.ts'
 import { createApp, type ServiceState } from './app.ts'
 import type { ServiceConfig } from './config.ts'
 import { type ServiceMetrics, serviceMetrics } from './metrics.ts'
@@ -52,7 +53,7 @@ export async function startService(cfg: ServiceConfig, opts: StartOptions = {}):
       await scheduler.warmUp()
       state.models.set(model.id, scheduler)
       log(
-        `loaded ${model.id} (weights ${model.manifest.weights_version.slice(0, 12)}) from ${dir} in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+        `loaded ${model.id} (weights ${model.manifest.weights_version.slice(0, 12)}, ${providerOf(model.stages.c)}) from ${dir} in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
       )
     }
     state.ready = true
