@@ -14,6 +14,8 @@ export interface SessionOptions {
 
 ort.env.logLevel = 'error'
 
+let cudaMissing = false
+
 export async function createSession(
   model: string | Uint8Array,
   opts: SessionOptions = {},
@@ -26,11 +28,13 @@ export async function createSession(
     typeof model === 'string'
       ? ort.InferenceSession.create(model, { ...base, executionProviders: providers })
       : ort.InferenceSession.create(model, { ...base, executionProviders: providers })
-  if (opts.preferCuda) {
+  if (opts.preferCuda && !cudaMissing) {
     try {
       return remember(await create(['cuda']), 'cuda')
-    } catch {
-      // No CUDA provider library or device: run on CPU.
+    } catch (err) {
+      // No CUDA provider library or device: run on CPU. A missing library stays missing: do not try (and log
+      // the failure) again for every session.
+      if (/load shared library/i.test((err as Error).message)) cudaMissing = true
     }
   }
   return remember(await create(['cpu']), 'cpu')
