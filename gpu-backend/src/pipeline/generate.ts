@@ -108,8 +108,10 @@ export async function generate(
 
   // 3. Prior (Stage C).
   t0 = performance.now()
-  const conditioning = (session: typeof model.stages.c, outputs: string[], states: TextStates | undefined) =>
-    states ? stageConditioning(session, outputs, states, batch) : undefined
+  const feedsC = (states: TextStates) =>
+    stageConditioning(model.stages.c, settings.text.stage_c, states, batch)
+  const feedsB = (states: TextStates) =>
+    stageConditioning(model.stages.b, settings.text.stage_b, states, batch)
   const prior = await sampleStage({
     stage: 'c',
     session: model.stages.c,
@@ -118,8 +120,8 @@ export async function generate(
     steps: req.priorSteps,
     guidance: req.priorGuidance,
     groups,
-    cond: conditioning(model.stages.c, settings.text.stage_c, textC.cond) ?? {},
-    uncond: conditioning(model.stages.c, settings.text.stage_c, textC.uncond),
+    cond: feedsC(textC.cond),
+    uncond: textC.uncond && feedsC(textC.uncond),
     noise,
     ...(opts.signal ? { signal: opts.signal } : {}),
     onStep: (step, steps) => opts.onStep?.({ stage: 'c', step, steps }),
@@ -130,8 +132,6 @@ export async function generate(
   // effnet = zeros.
   t0 = performance.now()
   const effnet = denormalize(prior, settings.prior_denormalize)
-  const condB = conditioning(model.stages.b, settings.text.stage_b, textB.cond) ?? {}
-  const uncondB = conditioning(model.stages.b, settings.text.stage_b, textB.uncond)
   const decoder = await sampleStage({
     stage: 'b',
     session: model.stages.b,
@@ -140,8 +140,8 @@ export async function generate(
     steps: req.decoderSteps,
     guidance: req.decoderGuidance,
     groups,
-    cond: { ...condB, effnet },
-    uncond: uncondB ? { ...uncondB, effnet: zeros(effnet.dims) } : undefined,
+    cond: { ...feedsB(textB.cond), effnet },
+    uncond: textB.uncond && { ...feedsB(textB.uncond), effnet: zeros(effnet.dims) },
     noise,
     ...(opts.signal ? { signal: opts.signal } : {}),
     onStep: (step, steps) => opts.onStep?.({ stage: 'b', step, steps }),
