@@ -1,8 +1,9 @@
 // The app: middleware order, routes, the one error handler. index.ts exports it with the Durable Objects.
 import { OpenAPIHono } from '@hono/zod-openapi'
 import { bodyLimit } from 'hono/body-limit'
+import { problemBody, problemResponse } from '../../shared/src/index.ts'
 import type { AppEnv } from './env.ts'
-import { ApiError, onError, problemBody, problemResponse, validationHook } from './errors.ts'
+import { ApiError, onError, validationHook } from './errors.ts'
 import { auth } from './middleware/auth.ts'
 import { rateLimit } from './middleware/rate-limit.ts'
 import { requestId } from './middleware/request-id.ts'

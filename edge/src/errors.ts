@@ -1,73 +1,23 @@
-// Errors: thrown anywhere as ApiError (an HTTPException), rendered once as RFC 9457 problem+json in app.onError.
+// Errors: thrown anywhere as shared's ApiError (an HTTPException), rendered once as RFC 9457 problem+json in
+// app.onError.
 import type { Hook } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
-import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import type { z } from 'zod'
 import {
+  ApiError,
   type ErrorCode,
   type FieldError,
-  PROBLEM_TITLES,
-  type Problem,
-  problemType,
+  PROBLEM_STATUS,
+  problemBody,
+  problemResponse,
 } from '../../shared/src/index.ts'
+
+/** Re-exported so routes and middleware import errors from one place. */
+export { ApiError }
+
 import type { AppEnv } from './env.ts'
 import { setRateLimitHeaders } from './middleware/rate-limit.ts'
-
-export const STATUS_OF: Record<ErrorCode, ContentfulStatusCode> = {
-  invalid_request: 400,
-  unauthorized: 401,
-  not_found: 404,
-  payload_too_large: 413,
-  rate_limited: 429,
-  quota_exceeded: 429,
-  backend_unavailable: 503,
-  backend_timeout: 504,
-  canceled: 409,
-  internal: 500,
-}
-
-export class ApiError extends HTTPException {
-  readonly code: ErrorCode
-  readonly errors: FieldError[] | undefined
-  readonly headers: Record<string, string>
-
-  constructor(
-    code: ErrorCode,
-    detail: string,
-    opts: { errors?: FieldError[]; headers?: Record<string, string>; status?: number } = {},
-  ) {
-    super((opts.status as ContentfulStatusCode | undefined) ?? STATUS_OF[code], { message: detail })
-    this.code = code
-    this.errors = opts.errors
-    this.headers = opts.headers ?? {}
-  }
-}
-
-export function problemBody(
-  code: ErrorCode,
-  detail: string,
-  requestId: string,
-  status: number = STATUS_OF[code],
-  errors?: FieldError[],
-): Problem {
-  return {
-    type: problemType(code),
-    title: PROBLEM_TITLES[code],
-    status,
-    detail,
-    code,
-    request_id: requestId,
-    ...(errors ? { errors } : {}),
-  }
-}
-
-export function problemResponse(problem: Problem, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(problem), {
-    status: problem.status,
-    headers: { 'Content-Type': 'application/problem+json', 'Cache-Control': 'no-store', ...headers },
-  })
-}
 
 /** zod issues -> one `{path, message}` per bad field; unknown keys are expanded to one entry each. */
 export function fieldErrors(error: z.ZodError): FieldError[] {
@@ -115,7 +65,7 @@ function renderError(err: Error, c: Context<AppEnv>): Response {
               ? 'payload_too_large'
               : 'internal'
     const errors = code === 'invalid_request' ? [{ path: '', message: err.message }] : undefined
-    return problemResponse(problemBody(code, err.message, requestId, STATUS_OF[code], errors))
+    return problemResponse(problemBody(code, err.message, requestId, PROBLEM_STATUS[code], errors))
   }
   console.error(`[${requestId}] unhandled`, err)
   return problemResponse(problemBody('internal', 'internal error', requestId))

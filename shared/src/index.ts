@@ -1,3 +1,4 @@
+export * from './api-error.ts'
 export * from './canonical-json.ts'
 export * from './hex.ts'
 export * from './hmac.ts'

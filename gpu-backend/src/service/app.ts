@@ -5,16 +5,19 @@
 //   GET  /metrics       Prometheus text
 import { Hono } from 'hono'
 import {
+  ApiError,
   BackendJob,
   type BackendResult,
   type ErrorCode,
   type FieldError,
   type ModelId,
+  PROBLEM_STATUS,
+  problemBody,
+  problemResponse,
   toBase64,
   verifyJobKey,
 } from '../../../shared/src/index.ts'
 import { providerOf } from '../runtime/session.ts'
-import { problemResponse, ServiceError, STATUS_OF } from './errors.ts'
 import { limitErrors } from './limits.ts'
 import type { ServiceMetrics } from './metrics.ts'
 import { type SignatureEnv, signature } from './middleware/signature.ts'
@@ -81,10 +84,9 @@ export function createApp(o: AppOptions): Hono<Env> {
       const job = await parseJob(c.get('body'))
       const scheduler = schedulerFor(state, job)
       const errors = limitErrors(job)
-      if (errors.length)
-        throw new ServiceError('invalid_request', 'the job exceeds the model limits', { errors })
+      if (errors.length) throw new ApiError('invalid_request', 'the job exceeds the model limits', { errors })
       const full = () =>
-        new ServiceError('backend_unavailable', `the ${job.model} queue is full`, {
+        new ApiError('backend_unavailable', `the ${job.model} queue is full`, {
           headers: { 'Retry-After': String(scheduler.retryAfterSeconds()) },
         })
 
@@ -103,7 +105,7 @@ export function createApp(o: AppOptions): Hono<Env> {
           else {
             metrics.errors.inc({ code: outcome.code })
             stream.send('error', {
-              status: STATUS_OF[outcome.code],
+              status: PROBLEM_STATUS[outcome.code],
               code: outcome.code,
               detail: outcome.detail,
             })
@@ -136,21 +138,21 @@ export function createApp(o: AppOptions): Hono<Env> {
   )
 
   app.notFound((c) =>
-    problemResponse('not_found', `no route ${c.req.method} ${c.req.path}`, c.get('requestId')),
+    problemResponse(problemBody('not_found', `no route ${c.req.method} ${c.req.path}`, c.get('requestId'))),
   )
 
   app.onError((err, c) => {
     const requestId = c.get('requestId') ?? ''
-    if (err instanceof ServiceError) {
+    if (err instanceof ApiError) {
       metrics.errors.inc({ code: err.code })
-      return problemResponse(err.code, err.message, requestId, {
-        ...(err.errors ? { errors: err.errors } : {}),
-        headers: err.headers,
-      })
+      return problemResponse(
+        problemBody(err.code, err.message, requestId, err.status, err.errors),
+        err.headers,
+      )
     }
     console.error('backend: unhandled error', err)
     metrics.errors.inc({ code: 'internal' })
-    return problemResponse('internal', 'internal error', requestId)
+    return problemResponse(problemBody('internal', 'internal error', requestId))
   })
 
   return app
@@ -161,7 +163,7 @@ async function parseJob(body: Uint8Array): Promise<BackendJob> {
   try {
     raw = JSON.parse(new TextDecoder().decode(body))
   } catch {
-    throw new ServiceError('invalid_request', 'the body is not JSON')
+    throw new ApiError('invalid_request', 'the body is not JSON')
   }
   const parsed = BackendJob.safeParse(raw)
   if (!parsed.success) {
@@ -169,10 +171,10 @@ async function parseJob(body: Uint8Array): Promise<BackendJob> {
       path: i.path.join('.'),
       message: i.message,
     }))
-    throw new ServiceError('invalid_request', 'the body is not a backend job', { errors })
+    throw new ApiError('invalid_request', 'the body is not a backend job', { errors })
   }
   if (!(await verifyJobKey(parsed.data)))
-    throw new ServiceError('invalid_request', 'the key does not match the job', {
+    throw new ApiError('invalid_request', 'the key does not match the job', {
       errors: [{ path: 'key', message: 'is not the request key of the job' }],
     })
   return parsed.data
@@ -184,13 +186,13 @@ async function parseJob(body: Uint8Array): Promise<BackendJob> {
  */
 function schedulerFor(state: ServiceState, job: BackendJob): ModelScheduler {
   if (!state.ready)
-    throw new ServiceError('backend_unavailable', 'the models are still loading', {
+    throw new ApiError('backend_unavailable', 'the models are still loading', {
       headers: { 'Retry-After': String(LOADING_RETRY_AFTER_S) },
     })
   const s = state.models.get(job.model)
   const version = s?.model.manifest.weights_version
   if (!s || version !== job.model_version)
-    throw new ServiceError(
+    throw new ApiError(
       'backend_unavailable',
       s
         ? `${job.model} weights ${job.model_version} are not loaded here (this backend has ${version})`
@@ -202,7 +204,7 @@ function schedulerFor(state: ServiceState, job: BackendJob): ModelScheduler {
 
 function unwrap(outcome: JobOutcome): JobResult {
   if (outcome.ok) return outcome.result
-  throw new ServiceError(outcome.code as ErrorCode, outcome.detail)
+  throw new ApiError(outcome.code as ErrorCode, outcome.detail)
 }
 
 function resultEvent(r: JobResult): BackendResult {

@@ -45,3 +45,43 @@ export const PROBLEM_TITLES: Record<ErrorCode, string> = {
 }
 
 export const problemType = (code: ErrorCode): string => `urn:cascade-edge:problem:${code}`
+
+/** The HTTP status of each code (api.md "Errors"). */
+export const PROBLEM_STATUS: Record<ErrorCode, number> = {
+  invalid_request: 400,
+  unauthorized: 401,
+  not_found: 404,
+  payload_too_large: 413,
+  rate_limited: 429,
+  quota_exceeded: 429,
+  backend_unavailable: 503,
+  backend_timeout: 504,
+  canceled: 409,
+  internal: 500,
+}
+
+export function problemBody(
+  code: ErrorCode,
+  detail: string,
+  requestId: string,
+  status: number = PROBLEM_STATUS[code],
+  errors?: FieldError[],
+): Problem {
+  return {
+    type: problemType(code),
+    title: PROBLEM_TITLES[code],
+    status,
+    detail,
+    code,
+    request_id: requestId,
+    ...(errors ? { errors } : {}),
+  }
+}
+
+/** The problem as a web-standard Response (edge and backend render errors the same way). */
+export function problemResponse(problem: Problem, headers: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify(problem), {
+    status: problem.status,
+    headers: { 'Content-Type': 'application/problem+json', 'Cache-Control': 'no-store', ...headers },
+  })
+}

@@ -2,8 +2,12 @@
 // against the raw body bytes (shared/src/hmac.ts). A missing, malformed, stale (> 300 s) or wrong signature is
 // a 401. The verified bytes are kept for the handler, so the JSON parsed is exactly what was signed.
 import { createMiddleware } from 'hono/factory'
-import { SIGNATURE_HEADER, TIMESTAMP_HEADER, verifySignature } from '../../../../shared/src/index.ts'
-import { ServiceError } from '../errors.ts'
+import {
+  ApiError,
+  SIGNATURE_HEADER,
+  TIMESTAMP_HEADER,
+  verifySignature,
+} from '../../../../shared/src/index.ts'
 
 export interface SignatureOptions {
   secret: string
@@ -24,17 +28,17 @@ const REASONS = {
 export function signature(opts: SignatureOptions) {
   return createMiddleware<SignatureEnv>(async function verifySignedBody(c, next) {
     if (Number(c.req.header('Content-Length') ?? 0) > opts.maxBytes)
-      throw new ServiceError('payload_too_large', `body over ${opts.maxBytes} bytes`)
+      throw new ApiError('payload_too_large', `body over ${opts.maxBytes} bytes`)
     const body = new Uint8Array(await c.req.arrayBuffer())
     if (body.length > opts.maxBytes)
-      throw new ServiceError('payload_too_large', `body over ${opts.maxBytes} bytes`)
+      throw new ApiError('payload_too_large', `body over ${opts.maxBytes} bytes`)
     const v = await verifySignature(
       opts.secret,
       { timestamp: c.req.header(TIMESTAMP_HEADER), signature: c.req.header(SIGNATURE_HEADER) },
       body,
       opts.now?.() ?? Date.now(),
     )
-    if (!v.ok) throw new ServiceError('unauthorized', REASONS[v.reason])
+    if (!v.ok) throw new ApiError('unauthorized', REASONS[v.reason])
     c.set('body', body)
     await next()
   })
