@@ -4,7 +4,7 @@
 import { multiHeadAttention } from '../blocks/attention.ts'
 import { Graph, type Value } from '../onnx/graph.ts'
 import { add, chunk, gelu, layerNormAffine, linear, mul, reshape, scalar, sigmoid } from '../onnx/ops.ts'
-import type { LazyTensor, StateDict } from '../weights/state-dict.ts'
+import { type StateDict, stackRows } from '../weights/state-dict.ts'
 import { countEntries } from './cascade-unet.ts'
 import { assertReleasedOrConfigured, type Kwargs, pick } from './config.ts'
 import type { StageOptions } from './stage-c.ts'
@@ -107,25 +107,6 @@ function attentionBias(g: Graph, mask: Value, s: number): Value {
     g.constF([min], [1], 'float32'),
   ])
   return add(g, causal, reshape(g, padding, [0, 1, 1, s]))
-}
-
-/** Rows of q, k and v stacked into one (3C, C) projection (fused graphs: one MatMul instead of three). */
-function stackRows(ts: LazyTensor[]): LazyTensor {
-  const [first] = ts as [LazyTensor]
-  return {
-    shape: [ts.reduce((n, t) => n + (t.shape[0] as number), 0), ...first.shape.slice(1)],
-    dtype: first.dtype,
-    read: () => {
-      const parts = ts.map((t) => t.read())
-      const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0))
-      let offset = 0
-      for (const p of parts) {
-        out.set(p, offset)
-        offset += p.length
-      }
-      return out
-    },
-  }
 }
 
 const QKV = ['q_proj', 'k_proj', 'v_proj']

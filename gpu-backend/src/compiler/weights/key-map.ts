@@ -1,7 +1,7 @@
 // Diffusers-format checkpoints store attention as separate to_q / to_k / to_v / to_out.0 tensors;
 // the original format packs q, k, v into nn.MultiheadAttention's in_proj_*. The graph builders read
 // original names, so diffusers keys are mapped onto them here (lazily: nothing is read).
-import type { LazyTensor, StateDict } from './state-dict.ts'
+import { type LazyTensor, type StateDict, stackRows } from './state-dict.ts'
 
 const TO_QKV = /^(.*\.attention)\.to_(q|k|v)\.(weight|bias)$/
 const TO_OUT = /^(.*\.attention)\.to_out\.0\.(weight|bias)$/
@@ -46,19 +46,6 @@ export function packDiffusersAttention(sd: StateDict): void {
       // Leave the incomplete set visible to the completeness check under its packed name.
       continue
     }
-    sd.set(name, {
-      shape: [(q.shape[0] as number) * 3, ...q.shape.slice(1)],
-      dtype: q.dtype,
-      read: () => {
-        const parts = [q.read(), k.read(), v.read()]
-        const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0))
-        let off = 0
-        for (const p of parts) {
-          out.set(p, off)
-          off += p.length
-        }
-        return out
-      },
-    })
+    sd.set(name, stackRows([q, k, v]))
   }
 }

@@ -130,3 +130,22 @@ export function scaleRows(t: LazyTensor, factors: () => number | ArrayLike<numbe
 function zeros(shape: number[]): LazyTensor {
   return { shape, dtype: 'F32', read: () => new Float32Array(shape.reduce((a, b) => a * b, 1)) }
 }
+
+/** Tensors stacked along their first axis (e.g. q, k, v projections packed into one (3C, C) matrix). */
+export function stackRows(ts: LazyTensor[]): LazyTensor {
+  const [first] = ts as [LazyTensor]
+  return {
+    shape: [ts.reduce((n, t) => n + (t.shape[0] as number), 0), ...first.shape.slice(1)],
+    dtype: first.dtype,
+    read: () => {
+      const parts = ts.map((t) => t.read())
+      const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0))
+      let offset = 0
+      for (const p of parts) {
+        out.set(p, offset)
+        offset += p.length
+      }
+      return out
+    },
+  }
+}
