@@ -25,7 +25,24 @@ export interface Prepared {
 
 export const publicOrigin = (c: Context<AppEnv>) => c.env.PUBLIC_BASE_URL || new URL(c.req.url).origin
 
-export async function prepare(c: Context<AppEnv>, req: GenerationRequest): Promise<Prepared> {
+// Resolving a request (defaults, normalization, two SHA-256s per image) is a pure function of the request and
+// the configured model versions, so repeated requests (cache hits) reuse it. Bounded, oldest dropped first.
+const RESOLVED_MAX = 1000
+const resolved = new Map<string, Promise<Prepared>>()
+
+export function prepare(c: Context<AppEnv>, req: GenerationRequest): Promise<Prepared> {
+  const memoKey = `${c.env.MODEL_VERSIONS}\n${publicOrigin(c)}\n${JSON.stringify(req)}`
+  let p = resolved.get(memoKey)
+  if (!p) {
+    p = resolve(c, req)
+    p.catch(() => resolved.delete(memoKey))
+    if (resolved.size >= RESOLVED_MAX) resolved.delete(resolved.keys().next().value as string)
+    resolved.set(memoKey, p)
+  }
+  return p
+}
+
+async function resolve(c: Context<AppEnv>, req: GenerationRequest): Promise<Prepared> {
   const r = await resolveRequest(req, modelVersions(c.env))
   if (!r.ok)
     throw new ApiError('invalid_request', `${r.errors.length} invalid field(s)`, { errors: r.errors })

@@ -54,6 +54,32 @@ describe('rate limits', () => {
     await expectProblem(await get('/v1/models', { Authorization: 'Basic abc' }), 401, 'unauthorized')
   })
 
+  it('limits cache hits and image GETs by the looser read limit, per client', async () => {
+    const ip = '203.0.113.99'
+    const res = await generate({ prompt: 'read limit' }, { 'CF-Connecting-IP': ip })
+    const url = new URL(((await res.json()) as { data: { url: string }[] }).data[0]?.url as string)
+    // The generation was a miss (charged to the burst limit); the free tier's read limit is 300 per 60 s.
+    const read = Number(/"read";q=(\d+)/.exec(res.headers.get('RateLimit-Policy') ?? '')?.[1])
+    expect(read).toBeGreaterThan(0)
+    for (let i = 0; i < read; i++) {
+      const r =
+        i % 2
+          ? await get(url.pathname, { 'CF-Connecting-IP': ip })
+          : await generate({ prompt: 'read limit' }, { 'CF-Connecting-IP': ip })
+      expect(r.status).toBe(200)
+      await r.arrayBuffer()
+    }
+    for (const over of [
+      await get(url.pathname, { 'CF-Connecting-IP': ip }),
+      await generate({ prompt: 'read limit' }, { 'CF-Connecting-IP': ip }),
+    ]) {
+      await expectProblem(over, 429, 'rate_limited')
+      expect(over.headers.get('Retry-After')).toBe('60')
+      expect(over.headers.get('RateLimit')).toMatch(/"read";r=0;t=60/)
+    }
+    expect((await get(url.pathname, { 'CF-Connecting-IP': '203.0.113.100' })).status).toBe(200)
+  })
+
   it('puts RateLimit headers on every response', async () => {
     for (const path of ['/healthz', '/v1/models', '/nope', `/v1/images/${'1'.repeat(64)}.png`])
       expectCommonHeaders(await get(path))
