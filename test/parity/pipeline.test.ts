@@ -174,21 +174,39 @@ describe('Würstchen v2 pipeline, free-running (sampling_prior + sampling_decode
     return dir
   })()
 
-  // README "Full tiny sampling run": prior 4 calls at guidance 4 on ["p0", "p1"]; decoder 3 calls with the
-  // prompt "p0" for every image, guidance 0 (sampling_decoder) or 2 (sampling_decoder_cfg).
-  for (const [file, decoderGuidance] of [
-    ['sampling_decoder.safetensors', 0],
-    ['sampling_decoder_cfg.safetensors', 2],
-  ] as const)
+  // README "Full tiny sampling run": the prior on its prompts, then each decoder run on its prompt; prompts,
+  // guidance and the row order of each prompt_table come from the manifest's `info` of each file.
+  interface RunInfo {
+    prompt_table_rows: string[]
+    pipeline_call: { prompt: string | string[]; guidance_scale: number }
+  }
+  const v2Info = (
+    JSON.parse(readFileSync(join(V2_DIR, 'manifest.json'), 'utf8')) as {
+      files: Record<string, { info?: RunInfo }>
+    }
+  ).files
+  const info = (file: string) => v2Info[file]?.info as RunInfo
+  const decoderRuns = Object.keys(v2Info).filter((f) => f.startsWith('sampling_decoder'))
+  for (const file of decoderRuns)
     it(`prior + ${file}`, async () => {
       const model = await loadModel(await modelDir)
       const p = readCase(join(V2_DIR, 'sampling_prior.safetensors'))
       const d = readCase(join(V2_DIR, file))
-      const priorRows = ['', 'p0', 'p1']
+      const priorInfo = info('sampling_prior.safetensors')
+      const decoderInfo = info(file)
+      const prompts = [priorInfo.pipeline_call.prompt].flat()
+      // The decoder pipeline takes one prompt for every image (README quirks).
+      const decoderPrompt = decoderInfo.pipeline_call.prompt as string
       const text = tableText((stage, prompt) =>
         stage === 'c'
-          ? { last_hidden_state: row(p, 'prompt_table', priorRows.indexOf(prompt)) }
-          : { last_hidden_state: row(d, 'prompt_table', prompt === '' ? 0 : 1) },
+          ? { last_hidden_state: row(p, 'prompt_table', priorInfo.prompt_table_rows.indexOf(prompt)) }
+          : {
+              last_hidden_state: row(
+                d,
+                'prompt_table',
+                decoderInfo.prompt_table_rows.indexOf(prompt === '' ? '' : decoderPrompt),
+              ),
+            },
       )
       const draws = (c: Case) => (k: number) => c.get(k === 0 ? 'initial_noise' : `step${k - 1}.noise`).data
       const [, , height, width] = d.get('images').shape as number[]
@@ -197,11 +215,11 @@ describe('Würstchen v2 pipeline, free-running (sampling_prior + sampling_decode
         {
           width: width as number,
           height: height as number,
-          images: ['p0', 'p1'].map((prompt, seed) => ({ seed, prompt, negativePrompt: '' })),
+          images: prompts.map((prompt, seed) => ({ seed, prompt, negativePrompt: '' })),
           priorSteps: p.get('timesteps').data.length - 1,
-          priorGuidance: 4,
+          priorGuidance: priorInfo.pipeline_call.guidance_scale,
           decoderSteps: d.get('timesteps').data.length - 1,
-          decoderGuidance,
+          decoderGuidance: decoderInfo.pipeline_call.guidance_scale,
         },
         { text, noise: recordedNoise({ c: draws(p), b: draws(d) }) },
       )
