@@ -1,5 +1,5 @@
 // Golden-set access for the parity suite: GOLDEN_DIR (default: the repo's copy in test/golden).
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { SafetensorsFile } from '../../gpu-backend/src/compiler/weights/safetensors.ts'
@@ -41,4 +41,19 @@ export function relErr(got: ArrayLike<number>, ref: ArrayLike<number>): number {
     maxRef = Math.max(maxRef, Math.abs(ref[i] as number))
   }
   return maxDiff / maxRef
+}
+
+/** The pipeline call behind a Würstchen v2 sampling file, from its manifest (`files[file].info`). */
+export interface V2RunInfo {
+  prompt_table_rows: string[]
+  pipeline_call: { prompt: string | string[]; guidance_scale: number }
+}
+
+export function v2RunInfo(file: string): V2RunInfo {
+  const manifest = JSON.parse(readFileSync(join(V2_DIR, 'manifest.json'), 'utf8')) as {
+    files: Record<string, { info?: V2RunInfo }>
+  }
+  const info = manifest.files[file]?.info
+  if (!info) throw new Error(`wuerstchen-v2/manifest.json has no info for ${file}`)
+  return info
 }

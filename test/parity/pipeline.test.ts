@@ -3,7 +3,7 @@
 // everything else (samplers, guidance, stage chaining, de-normalization, Stage A) is the real pipeline code.
 // - Stable Cascade: sampling/pipeline.safetensors (CLIP -> Stage C -> Stage B -> Stage A), chain within 1e-3.
 // - Würstchen v2: sampling_prior + sampling_decoder(_cfg): latents 1e-3 relative, decoded images 2e-3 absolute.
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -14,7 +14,7 @@ import { loadModel } from '../../gpu-backend/src/pipeline/model.ts'
 import type { NoiseSource } from '../../gpu-backend/src/pipeline/noise.ts'
 import type { DiffusionStage, HostTensor } from '../../gpu-backend/src/pipeline/tensor.ts'
 import type { TextEncoders, TextStates } from '../../gpu-backend/src/pipeline/text.ts'
-import { GOLDEN_DIR, goldenPath, readCase, relErr, V2_DIR } from './golden.ts'
+import { GOLDEN_DIR, goldenPath, readCase, relErr, V2_DIR, v2RunInfo } from './golden.ts'
 
 const TOL_CHAIN = 1e-3
 const TOL_V2_IMAGE_ABS = 2e-3
@@ -176,24 +176,14 @@ describe('Würstchen v2 pipeline, free-running (sampling_prior + sampling_decode
 
   // README "Full tiny sampling run": the prior on its prompts, then each decoder run on its prompt; prompts,
   // guidance and the row order of each prompt_table come from the manifest's `info` of each file.
-  interface RunInfo {
-    prompt_table_rows: string[]
-    pipeline_call: { prompt: string | string[]; guidance_scale: number }
-  }
-  const v2Info = (
-    JSON.parse(readFileSync(join(V2_DIR, 'manifest.json'), 'utf8')) as {
-      files: Record<string, { info?: RunInfo }>
-    }
-  ).files
-  const info = (file: string) => v2Info[file]?.info as RunInfo
-  const decoderRuns = Object.keys(v2Info).filter((f) => f.startsWith('sampling_decoder'))
+  const decoderRuns = readdirSync(V2_DIR).filter((f) => /^sampling_decoder.*\.safetensors$/.test(f))
   for (const file of decoderRuns)
     it(`prior + ${file}`, async () => {
       const model = await loadModel(await modelDir)
       const p = readCase(join(V2_DIR, 'sampling_prior.safetensors'))
       const d = readCase(join(V2_DIR, file))
-      const priorInfo = info('sampling_prior.safetensors')
-      const decoderInfo = info(file)
+      const priorInfo = v2RunInfo('sampling_prior.safetensors')
+      const decoderInfo = v2RunInfo(file)
       const prompts = [priorInfo.pipeline_call.prompt].flat()
       // The decoder pipeline takes one prompt for every image (README quirks).
       const decoderPrompt = decoderInfo.pipeline_call.prompt as string

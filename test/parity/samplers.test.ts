@@ -10,7 +10,7 @@ import {
   ddpmWuerstchen,
 } from '../../gpu-backend/src/samplers/ddpm-wuerstchen.ts'
 import { cosineTNoiseCond, gdfDdpm, logSnr, vpScale } from '../../gpu-backend/src/samplers/gdf-ddpm.ts'
-import { goldenPath, readCase, relErr, V2_DIR } from './golden.ts'
+import { goldenPath, readCase, relErr, V2_DIR, v2RunInfo } from './golden.ts'
 
 // READMEs: scheduler steps 1e-5 (v2), sampler steps from recorded inputs 1e-4 (SC; we hold 1e-5).
 const TOL_V2 = 1e-5
@@ -95,7 +95,7 @@ describe('Würstchen v2 sampling runs, one step at a time', () => {
         const out = c.get(`${p}.model_out`).data
         const guided = c.get(`${p}.guided`).data
         if (out.length === 2 * guided.length) {
-          const w = guidanceOf(f)
+          const w = v2RunInfo(f).pipeline_call.guidance_scale
           const got = sampler.guide(out.subarray(0, guided.length), out.subarray(guided.length), w)
           expect(relErr(got, guided)).toBeLessThan(TOL_V2)
         }
@@ -109,9 +109,6 @@ describe('Würstchen v2 sampling runs, one step at a time', () => {
 })
 
 /** The guidance scale of a v2 run (README "Full tiny sampling run"): prior 4, decoder CFG run 2. */
-function guidanceOf(file: string): number {
-  return file.includes('prior') ? 4 : 2
-}
 
 interface StageSettings {
   cfg: number
