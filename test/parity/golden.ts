@@ -57,3 +57,16 @@ export function v2RunInfo(file: string): V2RunInfo {
   if (!info) throw new Error(`wuerstchen-v2/manifest.json has no info for ${file}`)
   return info
 }
+
+/**
+ * The recorded torch time-embedding table (configs/time_embedding.json) and the forward tolerance the README
+ * gives with it (2e-5) or without it (5e-4, when the model's c_r has no recorded table).
+ */
+export function timeEmbeddingTable(cR: number): { timeFreqs?: Float32Array; tolerance: number } {
+  const path = goldenPath('configs', 'time_embedding.json')
+  if (!existsSync(path)) return { tolerance: 5e-4 }
+  const t = JSON.parse(readFileSync(path, 'utf8')) as { c_r: number; freqs_float32_bits_hex: string[] }
+  if (t.c_r !== cR) return { tolerance: 5e-4 }
+  const bits = Uint32Array.from(t.freqs_float32_bits_hex, (h) => Number.parseInt(h, 16))
+  return { timeFreqs: new Float32Array(bits.buffer), tolerance: 2e-5 }
+}

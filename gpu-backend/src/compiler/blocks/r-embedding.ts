@@ -32,7 +32,7 @@ export function rEmbeddingHost(r: number, cR: number): Float32Array {
 // r: [B] float32 -> [B, c_r] float32. sin/cos run in float64 on float32 arguments (up to ~1e4 rad),
 // which reproduces torch's float32 result to an ulp.
 export function rEmbedding(g: Graph, r: Value, cR: number): Value {
-  const freqs = rEmbeddingFreqs(cR)
+  const freqs = g.timeFreqs?.length === cR / 2 ? g.timeFreqs : rEmbeddingFreqs(cR)
   const r32 = g.cast(r, 'float32')
   const scaled = mul(g, r32, g.constF([10000], [1], 'float32'))
   const args = mul(g, unsqueeze(g, scaled, [1]), g.constF([...freqs], [1, freqs.length], 'float32'))

@@ -24,6 +24,11 @@ export interface GraphOptions {
   fused?: boolean
   /** Attention kernel: plain MatMul/Softmax (default; fastest on ORT's CPU provider) or com.microsoft MHA. */
   attention?: AttentionKernel
+  /**
+   * The time embedding's frequency table, when a reference's exact float32 values are wanted (torch's exp
+   * differs from a correctly rounded one by an ulp in a few entries); used where its length is c_r / 2.
+   */
+  timeFreqs?: Float32Array
 }
 
 export type AttentionKernel = 'matmul' | 'mha'
@@ -75,6 +80,7 @@ export class Graph {
   /** Use fused kernels and host-side folding; false builds the plain graph (the benchmark's baseline). */
   readonly fused: boolean
   readonly attention: AttentionKernel
+  readonly timeFreqs: Float32Array | undefined
 
   constructor(
     readonly name: string,
@@ -83,6 +89,7 @@ export class Graph {
     this.dtype = opts.dtype ?? 'fp32'
     this.fused = opts.fused ?? true
     this.attention = opts.attention ?? 'matmul'
+    this.timeFreqs = opts.timeFreqs
     this.floatType = this.dtype === 'fp16' ? 'float16' : 'float32'
   }
 
