@@ -305,6 +305,30 @@ describe('POST /v1/generate: queue', () => {
   })
 })
 
+describe('a running job', () => {
+  it('leaves the HTTP thread free: health and metrics answer while the model computes', async () => {
+    const ctrl = new AbortController()
+    const busy = await post(await slow(200), { accept: 'text/event-stream', signal: ctrl.signal })
+    const reader = (busy.body as ReadableStream<Uint8Array>).getReader()
+    const parser = new SseParser()
+    const decoder = new TextDecoder()
+    // Wait until the prior is running (a progress event from stage c).
+    for (let seen = false; !seen; ) {
+      const { value } = await reader.read()
+      seen = parser.push(decoder.decode(value, { stream: true })).some((m) => m.data.includes('"stage":"c"'))
+    }
+    // The pipeline runs on its worker thread, so these are answered between its steps' model calls...
+    expect((await fetch(`${svc.url}/healthz`)).status).toBe(200)
+    const metrics = await (await fetch(`${svc.url}/metrics`)).text()
+    expect(metrics).toMatch(/cascade_jobs_running\{model="wuerstchen-v2"\} 1/)
+    // ...and the job is still running when they come back (60 + 30 steps at 1024² take seconds).
+    const next = await reader.read()
+    expect(next.done).toBe(false)
+    ctrl.abort()
+    await reader.cancel().catch(() => {})
+  })
+})
+
 describe('GET /metrics', () => {
   it('exposes queue depth, batch sizes, stage latencies, images generated and errors by code', async () => {
     const text = await metricsText()

@@ -17,7 +17,6 @@ import {
   toBase64,
   verifyJobKey,
 } from '../../../shared/src/index.ts'
-import { providerOf } from '../runtime/session.ts'
 import { limitErrors } from './limits.ts'
 import type { ServiceMetrics } from './metrics.ts'
 import { type SignatureEnv, signature } from './middleware/signature.ts'
@@ -62,7 +61,7 @@ export function createApp(o: AppOptions): Hono<Env> {
           models: [...state.models.values()].map((s) => ({
             id: s.model.id,
             version: s.model.manifest.weights_version,
-            provider: providerOf(s.model.stages.c),
+            provider: s.model.provider,
           })),
         })
       : c.json({ status: 'loading' }, 503),

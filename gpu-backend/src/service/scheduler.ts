@@ -9,9 +9,9 @@ import {
   type ErrorCode,
   MODELS,
 } from '../../../shared/src/index.ts'
-import { generate, type StepEvent, type Timings } from '../pipeline/generate.ts'
-import type { LoadedModel } from '../pipeline/model.ts'
+import type { StepEvent, Timings } from '../pipeline/generate.ts'
 import type { ServiceMetrics } from './metrics.ts'
+import type { PipelineRunner } from './model-worker.ts'
 
 export type TimingPhase = 'queue' | keyof Timings
 
@@ -71,7 +71,7 @@ export class ModelScheduler {
   #runSeconds = DEFAULT_RUN_SECONDS
 
   constructor(
-    readonly model: LoadedModel,
+    readonly model: PipelineRunner,
     private readonly opts: SchedulerOptions,
   ) {}
 
@@ -116,7 +116,7 @@ export class ModelScheduler {
   async warmUp(): Promise<void> {
     const info = MODELS[this.model.id]
     const size = info.limits.min_size
-    await generate(this.model, {
+    await this.model.run({
       width: size,
       height: size,
       images: [{ seed: 0, prompt: '', negativePrompt: '', format: 'png' }],
@@ -179,8 +179,7 @@ export class ModelScheduler {
     const startedAt = performance.now()
     const job = (entries[0] as Entry).job
     try {
-      const res = await generate(
-        this.model,
+      const res = await this.model.run(
         {
           width: job.width,
           height: job.height,

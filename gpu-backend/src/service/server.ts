@@ -2,11 +2,10 @@
 // directory, warm each up, and only then report ready.
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
-import { loadModel } from '../pipeline/model.ts'
-import { providerOf } from '../runtime/session.ts'
 import { createApp, type ServiceState } from './app.ts'
 import type { ServiceConfig } from './config.ts'
 import { type ServiceMetrics, serviceMetrics } from './metrics.ts'
+import { ModelWorker } from './model-worker.ts'
 import { ModelScheduler } from './scheduler.ts'
 
 export interface RunningService {
@@ -43,17 +42,20 @@ export async function startService(cfg: ServiceConfig, opts: StartOptions = {}):
   const host = cfg.host === '0.0.0.0' ? '127.0.0.1' : cfg.host
   log(`cascade backend listening on ${cfg.host}:${port}`)
 
+  // One pipeline worker thread per model: onnxruntime blocks the thread it runs on for a whole model call.
+  const workers: ModelWorker[] = []
   const ready = (async () => {
     for (const dir of cfg.modelDirs) {
       const t0 = performance.now()
-      const model = await loadModel(dir, { preferCuda: cfg.preferCuda })
+      const model = await ModelWorker.start(dir, cfg.preferCuda)
+      workers.push(model)
       if (state.models.has(model.id))
         throw new Error(`${dir}: model ${model.id} is already served from another directory`)
       const scheduler = new ModelScheduler(model, { depth: cfg.queueDepth, maxBatch: cfg.maxBatch, metrics })
       await scheduler.warmUp()
       state.models.set(model.id, scheduler)
       log(
-        `loaded ${model.id} (weights ${model.manifest.weights_version.slice(0, 12)}, ${providerOf(model.stages.c)}) from ${dir} in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+        `loaded ${model.id} (weights ${model.manifest.weights_version.slice(0, 12)}, ${model.provider}) from ${dir} in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
       )
     }
     state.ready = true
@@ -65,10 +67,12 @@ export async function startService(cfg: ServiceConfig, opts: StartOptions = {}):
     state,
     metrics,
     ready,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
+    close: async () => {
+      await new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()))
         if ('closeAllConnections' in server) server.closeAllConnections()
-      }),
+      })
+      await Promise.all(workers.map((w) => w.close()))
+    },
   }
 }

@@ -1,0 +1,50 @@
+// Worker thread that owns one model directory and runs the pipeline for it. onnxruntime-node's session.run
+// blocks its thread for a whole model call, so running it here keeps the HTTP thread free to answer health
+// checks, queue events, 503s and disconnects while the GPU (or CPU) works.
+import { parentPort, workerData } from 'node:worker_threads'
+import { generate } from '../pipeline/generate.ts'
+import { loadModel } from '../pipeline/model.ts'
+import { providerOf } from '../runtime/session.ts'
+import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.ts'
+
+const port = parentPort
+if (!port) throw new Error('pipeline-worker.ts runs as a worker thread')
+const post = (m: FromWorker, transfer: ArrayBuffer[] = []) => port.postMessage(m, transfer)
+
+const init = workerData as WorkerInit
+const runs = new Map<number, AbortController>()
+
+try {
+  const model = await loadModel(init.dir, { preferCuda: init.preferCuda })
+  post({
+    type: 'loaded',
+    id: model.id,
+    manifest: model.manifest,
+    provider: providerOf(model.stages.c) ?? 'cpu',
+  })
+  port.on('message', async (m: ToWorker) => {
+    if (m.type === 'cancel') {
+      runs.get(m.run)?.abort(new Error(m.reason))
+      return
+    }
+    const ctrl = new AbortController()
+    runs.set(m.run, ctrl)
+    try {
+      const res = await generate(model, m.request, {
+        signal: ctrl.signal,
+        onStep: (event) => post({ type: 'step', run: m.run, event }),
+      })
+      const encoded = res.encoded.map((b) => b ?? new Uint8Array())
+      post(
+        { type: 'done', run: m.run, encoded, timings: res.timings },
+        encoded.map((b) => b.buffer as ArrayBuffer),
+      )
+    } catch (err) {
+      post({ type: 'failed', run: m.run, aborted: ctrl.signal.aborted, message: (err as Error).message })
+    } finally {
+      runs.delete(m.run)
+    }
+  })
+} catch (err) {
+  post({ type: 'load-failed', message: (err as Error).message })
+}

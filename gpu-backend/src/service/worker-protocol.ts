@@ -1,0 +1,21 @@
+// Messages between the service thread and a pipeline worker (one worker per model directory).
+
+import type { ModelId } from '../../../shared/src/index.ts'
+import type { Manifest } from '../compiler/manifest.ts'
+import type { GenerateRequest, StepEvent, Timings } from '../pipeline/generate.ts'
+
+export interface WorkerInit {
+  dir: string
+  preferCuda: boolean
+}
+
+export type ToWorker =
+  | { type: 'run'; run: number; request: GenerateRequest }
+  | { type: 'cancel'; run: number; reason: string }
+
+export type FromWorker =
+  | { type: 'loaded'; id: ModelId; manifest: Manifest; provider: string }
+  | { type: 'load-failed'; message: string }
+  | { type: 'step'; run: number; event: StepEvent }
+  | { type: 'done'; run: number; encoded: Uint8Array[]; timings: Timings }
+  | { type: 'failed'; run: number; aborted: boolean; message: string }
