@@ -95,3 +95,12 @@ export async function readSse(res: Response, onEvent?: (event: string, data: unk
     }
   }
 }
+
+/**
+ * The local rate-limit simulation counts in windows aligned to the wall clock (floor(now / period)), so a test
+ * that fills a window must not straddle a boundary: wait for the next window when less than `needMs` remain.
+ */
+export async function awaitFreshWindow(needMs = 10_000, periodMs = 60_000): Promise<void> {
+  const left = periodMs - (Date.now() % periodMs)
+  if (left < needMs) await new Promise((r) => setTimeout(r, left + 50))
+}

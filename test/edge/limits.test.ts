@@ -1,10 +1,11 @@
 import { env } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
 import { sha256Hex } from '../../shared/src/index.ts'
-import { expectCommonHeaders, expectProblem, generate, get } from './helpers.ts'
+import { awaitFreshWindow, expectCommonHeaders, expectProblem, generate, get } from './helpers.ts'
 
 describe('rate limits', () => {
   it('burst-limits cache misses per CF-Connecting-IP (X-Forwarded-For ignored); hits are exempt', async () => {
+    await awaitFreshWindow()
     const ip = '203.0.113.7'
     for (let i = 0; i < 10; i++) {
       const res = await generate(
@@ -55,6 +56,7 @@ describe('rate limits', () => {
   })
 
   it('limits cache hits and image GETs by the looser read limit, per client', async () => {
+    await awaitFreshWindow()
     const ip = '203.0.113.99'
     const res = await generate({ prompt: 'read limit' }, { 'CF-Connecting-IP': ip })
     const url = new URL(((await res.json()) as { data: { url: string }[] }).data[0]?.url as string)
