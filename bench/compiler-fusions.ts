@@ -8,6 +8,7 @@ import type { Kwargs } from '../gpu-backend/src/compiler/models/config.ts'
 import { type StageId, stageSpec } from '../gpu-backend/src/compiler/stages.ts'
 import { StateDict } from '../gpu-backend/src/compiler/weights/state-dict.ts'
 import { createSession, floatTensor, type ort } from '../gpu-backend/src/runtime/session.ts'
+import { relErr } from '../test/parity/golden.ts'
 
 interface Case {
   label: string
@@ -90,16 +91,6 @@ function feeds(shapes: Record<string, number[]>, rand: () => number): Record<str
       return [n, floatTensor(data, dims)]
     }),
   )
-}
-
-function relErr(a: Float32Array, b: Float32Array): number {
-  let d = 0
-  let m = 0
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs((a[i] as number) - (b[i] as number)))
-    m = Math.max(m, Math.abs(b[i] as number))
-  }
-  return d / m
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number

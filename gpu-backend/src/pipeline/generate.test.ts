@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import sharp from 'sharp'
 import { beforeAll, describe, expect, it } from 'vitest'
+import { relErr } from '../../../test/parity/golden.ts'
 import { convertModel } from '../compiler/convert.ts'
 import { makeTiny } from '../compiler/make-tiny.ts'
 import {
@@ -54,16 +55,6 @@ beforeAll(async () => {
   model = await loadModel(dir)
 })
 
-function maxRel(a: Float32Array, b: Float32Array): number {
-  let d = 0
-  let m = 0
-  for (let i = 0; i < a.length; i++) {
-    d = Math.max(d, Math.abs((a[i] as number) - (b[i] as number)))
-    m = Math.max(m, Math.abs(b[i] as number))
-  }
-  return d / m
-}
-
 describe('generate', () => {
   it('returns encoded images of the requested size, with progress for every phase', async () => {
     const steps: StepEvent[] = []
@@ -94,7 +85,7 @@ describe('generate', () => {
       ...base,
       images: [{ ...base.images[0], prompt: 'a dog' } as ImageSpec],
     })
-    expect(maxRel(other.prior.data, r.prior.data)).toBeGreaterThan(1e-3)
+    expect(relErr(other.prior.data, r.prior.data)).toBeGreaterThan(1e-3)
   })
 
   it('gives an image that depends on its seed only, not on the batch around it', async () => {
@@ -109,8 +100,8 @@ describe('generate', () => {
       { text: fakeText },
     )
     const per = alone.decoded.data.length
-    expect(maxRel(batched.decoded.data.subarray(per), alone.decoded.data)).toBeLessThan(1e-5)
-    expect(maxRel(batched.decoded.data.subarray(0, per), alone.decoded.data)).toBeGreaterThan(1e-2)
+    expect(relErr(batched.decoded.data.subarray(per), alone.decoded.data)).toBeLessThan(1e-5)
+    expect(relErr(batched.decoded.data.subarray(0, per), alone.decoded.data)).toBeGreaterThan(1e-2)
   })
 
   it('stops between model calls when aborted', async () => {
@@ -140,7 +131,7 @@ describe('generate', () => {
     const short = { ...base, priorSteps: 1, decoderSteps: 1 }
     const [r16, r32] = [await generate(model16, short), await generate(model, short)]
     expect(r16.decoded.data.every(Number.isFinite)).toBe(true)
-    expect(maxRel(r16.decoded.data, r32.decoded.data)).toBeLessThan(5e-2)
+    expect(relErr(r16.decoded.data, r32.decoded.data)).toBeLessThan(5e-2)
   })
 
   it('validates everything before the first step', async () => {
