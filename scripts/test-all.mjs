@@ -15,6 +15,9 @@ const suites = [
   { name: 'golden parity', vitest: 'test/vitest.golden.config.ts' },
   { name: 'edge (workerd)', vitest: 'edge/vitest.config.ts' },
   { name: 'end-to-end', vitest: 'test/vitest.e2e.config.ts' },
+  { name: 'chaos (edge, workerd)', vitest: 'test/chaos/vitest.edge.config.ts' },
+  { name: 'chaos (backend, faults)', vitest: 'test/chaos/vitest.node.config.ts' },
+  { name: 'browser', vitest: 'test/browser/vitest.config.ts' },
 ]
 
 const only = process.argv.slice(2)
