@@ -31,6 +31,8 @@ beforeAll(async () => {
       modelDirs: [dir],
       queueDepth: 2,
       maxBatch: 4,
+      batchWindowMs: 15,
+      jobTimeoutMs: 120_000,
       preferCuda: false,
     },
     { keepAliveMs: 200 },
@@ -326,6 +328,36 @@ describe('a running job', () => {
     expect(next.done).toBe(false)
     ctrl.abort()
     await reader.cancel().catch(() => {})
+  })
+})
+
+describe('a canceled job', () => {
+  it('stops the model between steps: the step counter stops well short of the job', async () => {
+    const stepsRun = async () =>
+      [...(await metricsText()).matchAll(/^cascade_steps_total\{[^}]*\} (\d+)$/gm)].reduce(
+        (sum, m) => sum + Number(m[1]),
+        0,
+      )
+    const before = await stepsRun()
+    const ctrl = new AbortController()
+    const busy = await post(await slow(300), { accept: 'text/event-stream', signal: ctrl.signal })
+    let prior!: () => void
+    const inPrior = new Promise<void>((r) => {
+      prior = r
+    })
+    const done = readEvents(busy, (m) => m.data.includes('"stage":"c"') && prior())
+    await inPrior
+    ctrl.abort()
+    await done
+    await until('the model idle', async () =>
+      /cascade_jobs_running\{model="wuerstchen-v2"\} 0/.test(await metricsText()),
+    )
+    const atStop = await stepsRun()
+    await new Promise((r) => setTimeout(r, 500))
+    expect(await stepsRun()).toBe(atStop)
+    // The slow job has 60 prior and 30 decoder steps; it stopped in the prior.
+    expect(atStop - before).toBeLessThan(60)
+    expect(/^cascade_errors_total\{code="canceled"\} \d+$/m.test(await metricsText())).toBe(true)
   })
 })
 

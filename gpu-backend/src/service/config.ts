@@ -1,10 +1,14 @@
 // Service configuration from the environment.
 //   PORT           listen port (default 8788)
-//   HOST           listen address (default 0.0.0.0)
+//   HOST           listen address (default 127.0.0.1: loopback only; set 0.0.0.0 or an interface address to serve an edge)
 //   BACKEND_SECRET the HMAC secret shared with the edge (required)
-//   MODEL_DIRS     comma-separated model directories (required); each serves the model id its manifest maps to
-//   QUEUE_DEPTH    jobs that may wait per model before new ones get 503 + Retry-After (default 16)
+//   MODEL_DIR      the model directory; MODEL_DIRS: several, comma-separated (one of them is required); each
+//                  serves the model id its manifest maps to
+//   MAX_QUEUE      jobs that may wait per model before new ones get 503 + Retry-After (default 16; QUEUE_DEPTH
+//                  is the older name)
 //   MAX_BATCH      jobs of the same shape and settings run as one batch (default 4)
+//   BATCH_WINDOW_MS how long a job may wait for batch-mates when the model is idle (default 15)
+//   JOB_TIMEOUT_MS a job not finished this long after it arrived fails with 504 backend_timeout (default 300000)
 //   ORT_CUDA       "0" keeps onnxruntime on the CPU; otherwise CUDA is tried first (default)
 
 export interface ServiceConfig {
@@ -14,6 +18,8 @@ export interface ServiceConfig {
   modelDirs: string[]
   queueDepth: number
   maxBatch: number
+  batchWindowMs: number
+  jobTimeoutMs: number
   preferCuda: boolean
 }
 
@@ -28,18 +34,20 @@ function int(env: Record<string, string | undefined>, name: string, fallback: nu
 export function readConfig(env: Record<string, string | undefined> = process.env): ServiceConfig {
   const secret = env.BACKEND_SECRET ?? ''
   if (!secret) throw new Error('BACKEND_SECRET is required (the HMAC secret shared with the edge)')
-  const modelDirs = (env.MODEL_DIRS ?? '')
+  const modelDirs = (env.MODEL_DIRS || env.MODEL_DIR || '')
     .split(',')
     .map((d) => d.trim())
     .filter(Boolean)
-  if (!modelDirs.length) throw new Error('MODEL_DIRS is required (comma-separated model directories)')
+  if (!modelDirs.length) throw new Error('MODEL_DIR (or MODEL_DIRS, comma-separated) is required: the model directory to serve')
   return {
     port: int(env, 'PORT', 8788, 0),
-    host: env.HOST || '0.0.0.0',
+    host: env.HOST || '127.0.0.1',
     secret,
     modelDirs,
-    queueDepth: int(env, 'QUEUE_DEPTH', 16, 0),
+    queueDepth: int(env, env.MAX_QUEUE ? 'MAX_QUEUE' : 'QUEUE_DEPTH', 16, 0),
     maxBatch: int(env, 'MAX_BATCH', 4, 1),
+    batchWindowMs: int(env, 'BATCH_WINDOW_MS', 15, 0),
+    jobTimeoutMs: int(env, 'JOB_TIMEOUT_MS', 300_000, 1),
     preferCuda: env.ORT_CUDA !== '0',
   }
 }

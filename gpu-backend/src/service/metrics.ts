@@ -23,6 +23,9 @@ abstract class Series<T> implements Metric {
     readonly type: 'counter' | 'gauge' | 'histogram',
   ) {}
   protected abstract lines(key: string, value: T): string[]
+  get(labels: Labels = {}): T | undefined {
+    return this.series.get(labelKey(labels))
+  }
   render(): string {
     const out = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`]
     for (const [key, value] of this.series) out.push(...this.lines(key, value))
@@ -37,9 +40,6 @@ export class Counter extends Series<number> {
   inc(labels: Labels = {}, by = 1): void {
     const k = labelKey(labels)
     this.series.set(k, (this.series.get(k) ?? 0) + by)
-  }
-  get(labels: Labels = {}): number {
-    return this.series.get(labelKey(labels)) ?? 0
   }
   protected lines(key: string, v: number): string[] {
     return [`${this.name}${braces(key)} ${v}`]
@@ -127,6 +127,9 @@ export function serviceMetrics() {
     ),
     images: registry.register(
       new Counter('cascade_images_generated_total', 'Images generated and sent, per model'),
+    ),
+    steps: registry.register(
+      new Counter('cascade_steps_total', 'Pipeline steps run (model calls of text, stage_c, stage_b, stage_a)'),
     ),
     errors: registry.register(new Counter('cascade_errors_total', 'Failed requests and jobs, by error code')),
     requests: registry.register(

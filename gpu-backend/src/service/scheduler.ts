@@ -1,7 +1,8 @@
 // One model's work queue: a bounded FIFO of jobs, one pipeline run at a time, and jobs with the same shape and
 // sampling settings batched into one run (each its own guidance group, so a job's image never depends on its
 // batch-mates). Waiting jobs hear their queue position; a canceled job leaves the queue at once, and a running
-// batch stops between steps when every job in it was canceled.
+// batch stops between steps when every job in it was canceled. An idle model waits a short window for batch-mates
+// before it starts; a job still unfinished at its deadline fails with backend_timeout the same way a cancel does.
 import {
   type BackendJob,
   type BackendProgress,
@@ -41,6 +42,10 @@ export interface SchedulerOptions {
   /** Jobs that may wait (the running batch not counted). */
   depth: number
   maxBatch: number
+  /** How long the head of the queue may wait for batch-mates before its run starts. */
+  batchWindowMs: number
+  /** From arrival to result; past it the job fails with backend_timeout. */
+  jobTimeoutMs: number
   metrics: ServiceMetrics
 }
 
@@ -69,6 +74,8 @@ export class ModelScheduler {
   #running: Running | undefined
   /** Exponential average of a run's duration, for Retry-After. */
   #runSeconds = DEFAULT_RUN_SECONDS
+  /** The pending end of the batch window, if one is open. */
+  #windowTimer: NodeJS.Timeout | undefined
 
   constructor(
     readonly model: PipelineRunner,
@@ -93,6 +100,10 @@ export class ModelScheduler {
     const outcome = new Promise<JobOutcome>((r) => {
       resolve = r
     })
+    const deadline = setTimeout(
+      () => this.#drop(entry, 'backend_timeout', `the job did not finish within ${this.opts.jobTimeoutMs} ms`),
+      this.opts.jobTimeoutMs,
+    )
     const entry: Entry = {
       job,
       onEvent,
@@ -102,6 +113,7 @@ export class ModelScheduler {
       resolve: (o) => {
         if (entry.state === 'done') return
         entry.state = 'done'
+        clearTimeout(deadline)
         resolve(o)
       },
     }
@@ -109,7 +121,7 @@ export class ModelScheduler {
     this.#gauge()
     onEvent({ event: 'queued', data: { position: entry.position } })
     setImmediate(() => this.#pump())
-    return { outcome, cancel: () => this.#cancel(entry) }
+    return { outcome, cancel: () => this.#drop(entry, 'canceled', 'the client canceled the job') }
   }
 
   /** One small run through every graph, so the first real job does not pay for session initialisation. */
@@ -127,9 +139,10 @@ export class ModelScheduler {
     })
   }
 
-  #cancel(entry: Entry): void {
+  /** Ends a job early (canceled, or past its deadline): out of the queue, or its batch stopped if it was the last. */
+  #drop(entry: Entry, code: ErrorCode, detail: string): void {
     if (entry.state === 'done') return
-    entry.resolve({ ok: false, code: 'canceled', detail: 'the client canceled the job' })
+    entry.resolve({ ok: false, code, detail })
     const i = this.#waiting.indexOf(entry)
     if (i >= 0) {
       this.#waiting.splice(i, 1)
@@ -161,6 +174,16 @@ export class ModelScheduler {
     if (this.#running || !head) return
     const key = batchKey(head.job)
     const batch = this.#waiting.filter((e) => batchKey(e.job) === key).slice(0, this.opts.maxBatch)
+    const windowLeft = head.submittedAt + this.opts.batchWindowMs - performance.now()
+    if (batch.length < this.opts.maxBatch && windowLeft > 0) {
+      this.#windowTimer ??= setTimeout(() => {
+        this.#windowTimer = undefined
+        this.#pump()
+      }, windowLeft)
+      return
+    }
+    clearTimeout(this.#windowTimer)
+    this.#windowTimer = undefined
     for (const e of batch) {
       this.#waiting.splice(this.#waiting.indexOf(e), 1)
       e.state = 'running'
@@ -228,6 +251,7 @@ export class ModelScheduler {
 
   /** Pipeline steps -> each job's progress; the encode phase reports each job's own image. */
   #progress(entries: Entry[], s: StepEvent): void {
+    if (s.stage !== 'encode') this.opts.metrics.steps.inc({ model: this.model.id, stage: s.stage })
     entries.forEach((e, i) => {
       if (e.state !== 'running') return
       if (s.stage !== 'encode') e.onEvent({ event: 'progress', data: s })

@@ -51,7 +51,13 @@ export async function startService(cfg: ServiceConfig, opts: StartOptions = {}):
       workers.push(model)
       if (state.models.has(model.id))
         throw new Error(`${dir}: model ${model.id} is already served from another directory`)
-      const scheduler = new ModelScheduler(model, { depth: cfg.queueDepth, maxBatch: cfg.maxBatch, metrics })
+      const scheduler = new ModelScheduler(model, {
+        depth: cfg.queueDepth,
+        maxBatch: cfg.maxBatch,
+        batchWindowMs: cfg.batchWindowMs,
+        jobTimeoutMs: cfg.jobTimeoutMs,
+        metrics,
+      })
       await scheduler.warmUp()
       state.models.set(model.id, scheduler)
       log(
