@@ -38,7 +38,8 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     .split(',')
     .map((d) => d.trim())
     .filter(Boolean)
-  if (!modelDirs.length) throw new Error('MODEL_DIR (or MODEL_DIRS, comma-separated) is required: the model directory to serve')
+  if (!modelDirs.length)
+    throw new Error('MODEL_DIR (or MODEL_DIRS, comma-separated) is required: the model directory to serve')
   return {
     port: int(env, 'PORT', 8788, 0),
     host: env.HOST || '127.0.0.1',

@@ -129,7 +129,10 @@ export function serviceMetrics() {
       new Counter('cascade_images_generated_total', 'Images generated and sent, per model'),
     ),
     steps: registry.register(
-      new Counter('cascade_steps_total', 'Pipeline steps run (model calls of text, stage_c, stage_b, stage_a)'),
+      new Counter(
+        'cascade_steps_total',
+        'Pipeline steps run (model calls of text, stage_c, stage_b, stage_a)',
+      ),
     ),
     errors: registry.register(new Counter('cascade_errors_total', 'Failed requests and jobs, by error code')),
     requests: registry.register(

@@ -101,7 +101,8 @@ export class ModelScheduler {
       resolve = r
     })
     const deadline = setTimeout(
-      () => this.#drop(entry, 'backend_timeout', `the job did not finish within ${this.opts.jobTimeoutMs} ms`),
+      () =>
+        this.#drop(entry, 'backend_timeout', `the job did not finish within ${this.opts.jobTimeoutMs} ms`),
       this.opts.jobTimeoutMs,
     )
     const entry: Entry = {
