@@ -4,8 +4,10 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFi
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import sharp from 'sharp'
 import { describe, expect, it } from 'vitest'
 import { sha256File } from '../src/compiler/convert.ts'
+import { makeTiny } from '../src/compiler/make-tiny.ts'
 import { Manifest } from '../src/compiler/manifest.ts'
 import { createSession, ort } from '../src/runtime/session.ts'
 import { ClipTokenizer } from '../src/text/tokenizer.ts'
@@ -147,5 +149,126 @@ describe('cascade convert', () => {
       'tokenizer/vocab.json',
     ])
     expect(m.graphs.text_encoder?.tokenizer).toBe('tokenizer')
+  })
+})
+
+describe('cascade convert --stage text2', () => {
+  it("converts Würstchen v2's decoder text encoder as text_encoder_2.onnx", async () => {
+    const out = mkdtempSync(join(tmpdir(), 'conv-text2-'))
+    await cascade(
+      'convert',
+      '--family',
+      'wuerstchen-v2',
+      '--stage',
+      'text2',
+      '--weights',
+      join(golden, 'weights', 'clip_text_tiny.safetensors'),
+      '--config',
+      join(golden, 'configs', 'clip_text_tiny.json'),
+      '--out',
+      out,
+    )
+    const s = await createSession(join(out, 'text_encoder_2.onnx'))
+    expect(s.inputNames).toEqual(['input_ids', 'attention_mask'])
+    expect(s.outputNames).toContain('last_hidden_state')
+  })
+})
+
+describe('cascade tokenize', () => {
+  it('gives the golden ids and masks for every golden prompt', async () => {
+    const prompts = JSON.parse(readFileSync(join(golden, 'tokenizer', 'prompts.json'), 'utf8')).prompts as {
+      text: string
+      ids_padded_77: number[]
+      attention_mask_77: number[]
+    }[]
+    const child = execFile(
+      process.execPath,
+      [bin, 'tokenize', '--tokenizer-dir', join(golden, 'tokenizer')],
+      {
+        cwd: root,
+        maxBuffer: 1 << 26,
+      },
+    )
+    let stdout = ''
+    child.stdout?.on('data', (d: Buffer) => {
+      stdout += d
+    })
+    child.stdin?.end(JSON.stringify(prompts.map((p) => p.text)))
+    expect(await new Promise((r) => child.on('exit', r))).toBe(0)
+    const out = JSON.parse(stdout) as { ids: number[]; attention_mask: number[] }[]
+    expect(out).toEqual(prompts.map((p) => ({ ids: p.ids_padded_77, attention_mask: p.attention_mask_77 })))
+  })
+
+  it('refuses stdin that is not a JSON array of strings', async () => {
+    const child = execFile(
+      process.execPath,
+      [bin, 'tokenize', '--tokenizer-dir', join(golden, 'tokenizer')],
+      {
+        cwd: root,
+      },
+    )
+    let stderr = ''
+    child.stderr?.on('data', (d: Buffer) => {
+      stderr += d
+    })
+    child.stdin?.end('{"prompt": "a cat"}')
+    expect(await new Promise((r) => child.on('exit', r))).toBe(1)
+    expect(stderr).toMatch(/JSON array of strings/)
+  })
+})
+
+describe('cascade generate', () => {
+  for (const family of ['stable-cascade', 'wuerstchen-v2'] as const)
+    it(`generates ${family} images: size, seed, negative prompt, -n, PNG parameters`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), `gen-${family}-`))
+      await makeTiny({ family, seed: 2, outDir: dir })
+      const gen = async (name: string, ...args: string[]) => {
+        const out = join(dir, name)
+        const base = [
+          '--prompt',
+          'a red fox',
+          '--size',
+          '512x768',
+          '--prior-steps',
+          '2',
+          '--decoder-steps',
+          '2',
+        ]
+        await cascade('generate', '--model-dir', dir, ...base, '--out', out, ...args)
+        return out
+      }
+      const a = readFileSync(await gen('a.png', '--seed', '4', '--prior-guidance', '4'))
+      const again = readFileSync(await gen('again.png', '--seed', '4', '--prior-guidance', '4'))
+      const other = readFileSync(await gen('other.png', '--seed', '5', '--prior-guidance', '4'))
+      const neg = readFileSync(
+        await gen('neg.png', '--seed', '4', '--prior-guidance', '4', '--negative-prompt', 'snow'),
+      )
+      expect(Buffer.compare(a, again)).toBe(0)
+      const pixels = async (b: Buffer) => (await sharp(b).raw().toBuffer()).toString('base64')
+      expect(await pixels(other)).not.toBe(await pixels(a))
+      expect(await pixels(neg)).not.toBe(await pixels(a))
+      const meta = await sharp(a).metadata()
+      expect([meta.format, meta.width, meta.height]).toEqual(['png', 512, 768])
+      expect(Object.fromEntries((meta.comments ?? []).map((c) => [c.keyword, c.text]))).toMatchObject({
+        prompt: 'a red fox',
+        seed: '4',
+        size: '512x768',
+        prior_steps: '2',
+        prior_guidance: '4',
+      })
+      await gen('batch.webp', '--seed', '4', '-n', '2')
+      for (const f of ['batch-1.webp', 'batch-2.webp']) {
+        const m = await sharp(join(dir, f)).metadata()
+        expect([m.format, m.width, m.height]).toEqual(['webp', 512, 768])
+      }
+    })
+
+  it('refuses an output file it cannot encode and a malformed size', async () => {
+    await expect(
+      cascade('generate', '--model-dir', '.', '--prompt', 'x', '--out', 'x.gif'),
+    ).rejects.toMatchObject({ stderr: expect.stringMatching(/\.png, \.webp, \.jpeg/) })
+    await expect(
+      cascade('generate', '--model-dir', '.', '--prompt', 'x', '--size', '512', '--out', 'x.png'),
+    ).rejects.toMatchObject({ stderr: expect.stringMatching(/WIDTHxHEIGHT/) })
   })
 })

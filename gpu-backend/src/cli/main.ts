@@ -4,7 +4,9 @@ import { convertModel, convertStage } from '../compiler/convert.ts'
 import { makeTiny } from '../compiler/make-tiny.ts'
 import { FAMILIES, type Family } from '../compiler/manifest.ts'
 import { STAGE_IDS, type StageId } from '../compiler/stages.ts'
+import { generateCommand } from './generate.ts'
 import { progressBar } from './progress.ts'
+import { tokenizeCommand } from './tokenize.ts'
 
 const family = new Option('--family <family>', 'model family').choices(FAMILIES).makeOptionMandatory()
 
@@ -14,6 +16,22 @@ function int(v: string): number {
   return n
 }
 
+function float(v: string): number {
+  const n = Number(v)
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0)
+    throw new InvalidArgumentError('expected a non-negative number')
+  return n
+}
+
+function size(v: string): { width: number; height: number } {
+  const m = /^(\d+)x(\d+)$/.exec(v)
+  if (!m) throw new InvalidArgumentError('expected WIDTHxHEIGHT, e.g. 1024x1024')
+  return { width: Number(m[1]), height: Number(m[2]) }
+}
+
+/** `text2` is accepted for v2's decoder text encoder (the graph and manifest call it text_2). */
+const STAGE_ALIASES: Record<string, StageId> = { text2: 'text_2' }
+
 const program = new Command('cascade').description(
   'Compile Würstchen / Stable Cascade checkpoints into ONNX graphs',
 )
@@ -22,7 +40,11 @@ program
   .command('convert')
   .description('convert one stage (--stage, --weights) or a whole released model (--from)')
   .addOption(family)
-  .addOption(new Option('--stage <stage>', 'stage to convert').choices(STAGE_IDS).conflicts('from'))
+  .addOption(
+    new Option('--stage <stage>', 'stage to convert')
+      .choices([...STAGE_IDS, ...Object.keys(STAGE_ALIASES)])
+      .conflicts('from'),
+  )
   .option('--weights <files...>', 'checkpoint file(s) of the stage (.safetensors, shards allowed)')
   .option(
     '--config <json>',
@@ -71,7 +93,7 @@ program
       throw new InvalidArgumentError('convert needs --stage and --weights, or --from')
     const written = convertStage({
       family: f,
-      stage: o.stage as StageId,
+      stage: STAGE_ALIASES[o.stage] ?? (o.stage as StageId),
       weights: o.weights,
       config: o.config,
       dtype: o.dtype,
@@ -99,6 +121,47 @@ program
       progress: progressBar(),
     })
     console.log(`wrote tiny ${m.family} model to ${o.out} (weights ${m.weights_version.slice(0, 12)})`)
+  })
+
+program
+  .command('tokenize')
+  .description(
+    'CLIP-tokenize a JSON array of prompts from stdin: [{ ids, attention_mask }] (77 each) on stdout',
+  )
+  .requiredOption('--tokenizer-dir <dir>', 'folder with vocab.json + merges.txt or tokenizer.json')
+  .action((o) => tokenizeCommand({ tokenizerDir: o.tokenizerDir }))
+
+program
+  .command('generate')
+  .description('generate images from a prompt with a model directory, locally (no server)')
+  .requiredOption('--model-dir <dir>', 'model directory (cascade convert / make-tiny)')
+  .requiredOption('--prompt <text>', 'the prompt')
+  .option('--negative-prompt <text>', 'what the image should not show', '')
+  .option('--size <WxH>', 'image size', size, { width: 1024, height: 1024 })
+  .option('--seed <n>', 'random seed (image i uses seed + i); random if omitted', int)
+  .option('--prior-steps <n>', "Stage C steps (model's default)", int)
+  .option('--prior-guidance <x>', "Stage C guidance (model's default)", float)
+  .option('--decoder-steps <n>', "Stage B steps (model's default)", int)
+  .option('--decoder-guidance <x>', "Stage B guidance (model's default)", float)
+  .option('-n, --n <n>', 'number of images (one batch)', int, 1)
+  .option('--cpu', 'stay on the CPU even where CUDA is available', false)
+  .requiredOption('--out <file>', 'output file (.png, .webp, .jpeg); several images get -1, -2, ...')
+  .action(async (o) => {
+    if (o.n < 1) throw new InvalidArgumentError('-n must be at least 1')
+    await generateCommand({ ...o, cuda: !o.cpu })
+  })
+
+program
+  .command('serve')
+  .description('start the GPU backend service (configuration from the environment, see README)')
+  .option('--model-dir <dirs...>', 'model directories (else MODEL_DIR / MODEL_DIRS)')
+  .option('--port <n>', 'listen port (else PORT, 8788)', int)
+  .option('--host <address>', 'listen address (else HOST, 127.0.0.1)')
+  .action(async (o) => {
+    if (o.modelDir) process.env.MODEL_DIRS = o.modelDir.join(',')
+    if (o.port !== undefined) process.env.PORT = String(o.port)
+    if (o.host) process.env.HOST = o.host
+    await import('../service/main.ts')
   })
 
 program.parseAsync().catch((e: Error) => {

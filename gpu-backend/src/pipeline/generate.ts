@@ -158,13 +158,33 @@ export async function generate(
   // 6. Encode the images.
   t0 = performance.now()
   const encoded: (Uint8Array | undefined)[] = []
-  for (const [i, { format }] of req.images.entries()) {
+  for (const [i, image] of req.images.entries()) {
+    const format = image.format
     opts.signal?.throwIfAborted()
-    encoded.push(format ? await encodeImage(toRgb8(decoded, i), format) : undefined)
+    encoded.push(
+      format ? await encodeImage(toRgb8(decoded, i), format, parameters(model, req, image)) : undefined,
+    )
     if (format) opts.onStep?.({ stage: 'encode', step: i + 1, steps: batch })
   }
   clock('encode', t0)
   return { prior, decoder, decoded, encoded, timings }
+}
+
+/** What made the image, for the PNG's text chunks. */
+function parameters(model: LoadedModel, req: GenerateRequest, image: ImageSpec): Record<string, string> {
+  return {
+    prompt: image.prompt,
+    negative_prompt: image.negativePrompt,
+    seed: String(image.seed),
+    model: model.id,
+    model_version: model.manifest.weights_version,
+    size: `${req.width}x${req.height}`,
+    prior_steps: String(req.priorSteps),
+    prior_guidance: String(req.priorGuidance),
+    decoder_steps: String(req.decoderSteps),
+    decoder_guidance: String(req.decoderGuidance),
+    Software: 'cascade-edge',
+  }
 }
 
 function rows(states: TextStates, start: number, end: number): TextStates {

@@ -1,6 +1,7 @@
 // Decoded float images -> 8-bit RGB -> PNG / WebP / JPEG (sharp).
 import sharp from 'sharp'
 import type { OutputFormat } from '../../../shared/src/index.ts'
+import { withPngText } from './png-text.ts'
 import type { HostTensor } from './tensor.ts'
 
 /** numpy's round half to even, as diffusers' `numpy_to_pil` rounds (x·255 in float32 first). */
@@ -22,12 +23,15 @@ export function toRgb8(images: HostTensor, i: number): { data: Uint8Array; width
   return { data, width, height }
 }
 
+/** Encodes an image; a PNG also carries `text` (the generation parameters) as text chunks. */
 export async function encodeImage(
   rgb: { data: Uint8Array; width: number; height: number },
   format: OutputFormat,
+  text: Record<string, string> = {},
 ): Promise<Uint8Array> {
   const img = sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } })
   const encoded =
     format === 'png' ? img.png() : format === 'webp' ? img.webp({ quality: 90 }) : img.jpeg({ quality: 90 })
-  return new Uint8Array(await encoded.toBuffer())
+  const bytes = new Uint8Array(await encoded.toBuffer())
+  return format === 'png' ? withPngText(bytes, text) : bytes
 }

@@ -1,5 +1,8 @@
 // onnxruntime-node sessions: CUDA when present, CPU otherwise (ORT does not fall back by itself), and runs with
 // float32 host data whatever float type each graph input declares (fp16 graphs keep some inputs in float32).
+import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { dirname, join } from 'node:path'
 import ort from 'onnxruntime-node'
 import { f16ToF32, toFloat16Bits } from '../compiler/weights/dtype.ts'
 
@@ -14,7 +17,23 @@ export interface SessionOptions {
 
 ort.env.logLevel = 'error'
 
-let cudaMissing = false
+/**
+ * onnxruntime-node ships its CUDA provider as a separate library, downloaded at install time unless skipped (as
+ * here in CI). Without it, asking for CUDA only logs native errors; check the file instead of trying.
+ */
+function cudaProviderInstalled(): boolean {
+  const pkg = dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'))
+  const lib =
+    process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so'
+  return existsSync(join(pkg, 'bin', 'napi-v6', process.platform, process.arch, lib))
+}
+
+let cudaState: 'unknown' | 'usable' | 'missing' = 'unknown'
+
+function cudaUnavailable(why: string): void {
+  if (cudaState !== 'missing') console.warn(`[onnxruntime] CUDA unavailable (${why}): running on the CPU`)
+  cudaState = 'missing'
+}
 
 export async function createSession(
   model: string | Uint8Array,
@@ -28,13 +47,16 @@ export async function createSession(
     typeof model === 'string'
       ? ort.InferenceSession.create(model, { ...base, executionProviders: providers })
       : ort.InferenceSession.create(model, { ...base, executionProviders: providers })
-  if (opts.preferCuda && !cudaMissing) {
+  if (opts.preferCuda && cudaState === 'unknown' && !cudaProviderInstalled())
+    cudaUnavailable('onnxruntime-node was installed without its CUDA provider')
+  if (opts.preferCuda && cudaState !== 'missing') {
     try {
-      return remember(await create(['cuda']), 'cuda')
+      const session = remember(await create(['cuda']), 'cuda')
+      cudaState = 'usable'
+      return session
     } catch (err) {
-      // No CUDA provider library or device: run on CPU. A missing library stays missing: do not try (and log
-      // the failure) again for every session.
-      if (/load shared library/i.test((err as Error).message)) cudaMissing = true
+      // The provider is installed but cannot start (no device, driver or CUDA libraries): the CPU it is.
+      cudaUnavailable((err as Error).message.split('\n')[0] ?? 'session creation failed')
     }
   }
   return remember(await create(['cpu']), 'cpu')
