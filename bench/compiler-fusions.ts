@@ -9,6 +9,7 @@ import { type StageId, stageSpec } from '../gpu-backend/src/compiler/stages.ts'
 import { StateDict } from '../gpu-backend/src/compiler/weights/state-dict.ts'
 import { createSession, floatTensor, type ort } from '../gpu-backend/src/runtime/session.ts'
 import { relErr } from '../test/parity/golden.ts'
+import { median, type Ratio, report } from './lib/report.ts'
 
 interface Case {
   label: string
@@ -93,13 +94,13 @@ function feeds(shapes: Record<string, number[]>, rand: () => number): Record<str
   )
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number
 const runs = Number(process.env.BENCH_RUNS ?? 7)
 
 console.log(`compiler fusions: fp32, CPU EP, batch ${B}, median of ${runs} interleaved runs`)
 console.log(
   'graph | fused ms | fused+MHA ms | plain ms | plain/fused | plain/(fused+MHA) | fused nodes | plain nodes',
 )
+const ratios: Ratio[] = []
 for (const c of cases) {
   let spec: ReturnType<typeof stageSpec>
   try {
@@ -143,4 +144,10 @@ for (const c of cases) {
   console.log(
     `${c.label} | ${f.toFixed(1)} | ${m.toFixed(1)} | ${p.toFixed(1)} | ${(p / f).toFixed(2)}x | ${(p / m).toFixed(2)}x | ${variants[0]?.graph.nodeCount} | ${variants[2]?.graph.nodeCount}`,
   )
+  ratios.push({
+    measure: `compiled graph speed, plain / fused: ${c.label}`,
+    ratio: p / f,
+    detail: `plain ${p.toFixed(1)} ms (${variants[2]?.graph.nodeCount} nodes), fused ${f.toFixed(1)} ms (${variants[0]?.graph.nodeCount} nodes), fused+MHA ${m.toFixed(1)} ms`,
+  })
 }
+report('compiler-fusions', ratios)

@@ -9,6 +9,7 @@
 import { spawn } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { STAND_IN_SECRET, startStandIn } from '../test/edge-backend/stand-in.ts'
+import { report } from './lib/report.ts'
 
 const PORT = 8799
 const BASE = `http://127.0.0.1:${PORT}`
@@ -110,6 +111,20 @@ async function main() {
     console.log(
       `ratio hit/bare ${(post / bare).toFixed(2)}x, image/bare ${(image / bare).toFixed(2)}x (target >= 0.7x)`,
     )
+    report('edge-cache-hit', [
+      {
+        measure: 'edge cache-hit POST throughput / bare route',
+        ratio: post / bare,
+        detail: `${post.toFixed(0)} vs ${bare.toFixed(0)} req/s (wrangler dev, concurrency 10)`,
+        target: '≥ 0.7',
+      },
+      {
+        measure: 'edge image GET throughput / bare route',
+        ratio: image / bare,
+        detail: `${image.toFixed(0)} vs ${bare.toFixed(0)} req/s`,
+        target: '≥ 0.7',
+      },
+    ])
   } finally {
     wrangler.kill('SIGTERM')
     for (const s of servers) s.close()

@@ -171,6 +171,10 @@ export interface MakeTinyOptions {
   outDir: string
   seed?: number
   progress?: Progress
+  /** Per-stage constructor arguments merged over the tiny ones (benchmarks build mid-size models this way). */
+  configs?: Partial<Record<StageId, Kwargs>>
+  /** Manifest variant (default "tiny"). */
+  variant?: string
 }
 
 export async function makeTiny(o: MakeTinyOptions): Promise<Manifest> {
@@ -178,7 +182,7 @@ export async function makeTiny(o: MakeTinyOptions): Promise<Manifest> {
   const src = join(o.outDir, 'checkpoints')
   mkdirSync(src, { recursive: true })
   for (const stage of familyStages(o.family)) {
-    const kwargs = tinyConfig(o.family, stage)
+    const kwargs = { ...tinyConfig(o.family, stage), ...o.configs?.[stage] }
     const tensors = randomCheckpoint(o.family, stage, kwargs, rand)
     writeSafetensors(join(src, `${SOURCE_STEM[stage]}.safetensors`), tensors, {
       format: 'pt',
@@ -196,7 +200,7 @@ export async function makeTiny(o: MakeTinyOptions): Promise<Manifest> {
     family: o.family,
     from: src,
     outDir: o.outDir,
-    variant: 'tiny',
+    variant: o.variant ?? 'tiny',
     ...(o.progress ? { progress: o.progress } : {}),
   })
 }

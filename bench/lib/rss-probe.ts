@@ -1,0 +1,24 @@
+// Child process of bench/pipeline.ts: loads one model directory, generates once, and prints its memory as JSON
+// (a fresh process, so the peak belongs to this model alone).
+import { statSync } from 'node:fs'
+import { join } from 'node:path'
+import { generate } from '../../gpu-backend/src/pipeline/generate.ts'
+import { loadModel } from '../../gpu-backend/src/pipeline/model.ts'
+
+const [dir, size] = [process.argv[2] as string, Number(process.argv[3])]
+const before = process.memoryUsage().rss
+const model = await loadModel(dir)
+const graphBytes = model.manifest.files
+  .filter((f) => !/\.(json|txt)$/.test(f.path)) // the graphs and their external data, not the tokenizers
+  .reduce((n, f) => n + statSync(join(dir, f.path)).size, 0)
+await generate(model, {
+  width: size,
+  height: size,
+  images: [{ seed: 1, prompt: 'a lighthouse at dusk', negativePrompt: '', format: 'png' }],
+  priorSteps: 4,
+  priorGuidance: 4,
+  decoderSteps: 2,
+  decoderGuidance: 1.1,
+})
+// maxRSS: the process's peak resident set, in KiB.
+console.log(JSON.stringify({ before, peak: process.resourceUsage().maxRSS * 1024, graphBytes }))
