@@ -28,6 +28,7 @@ for (const m of await benchModels((name) => name.startsWith('tiny'))) {
       batchWindowMs: 15,
       jobTimeoutMs: 600_000,
       preferCuda: false,
+      verifySha256: false,
     },
     {},
   )

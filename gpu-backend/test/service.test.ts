@@ -34,6 +34,7 @@ beforeAll(async () => {
       batchWindowMs: 15,
       jobTimeoutMs: 120_000,
       preferCuda: false,
+      verifySha256: true,
     },
     { keepAliveMs: 200 },
   )

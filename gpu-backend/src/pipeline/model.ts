@@ -1,8 +1,9 @@
 // A loaded model directory (written by `cascade convert` / `make-tiny`): manifest, stage sessions, text
 // encoders and the family's samplers, everything the pipeline needs.
-import { existsSync, readFileSync } from 'node:fs'
+import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { MODELS, type ModelId } from '../../../shared/src/index.ts'
+import { sha256File } from '../compiler/convert.ts'
 import { type Family, Manifest } from '../compiler/manifest.ts'
 import { createSession, type ort, type SessionOptions } from '../runtime/session.ts'
 import { DEFAULT_STAGE_C_TIMESTEPS, ddpmWuerstchen } from '../samplers/ddpm-wuerstchen.ts'
@@ -58,8 +59,45 @@ function graphPath(dir: string, manifest: Manifest, name: string): string {
   return path
 }
 
-export async function loadModel(dir: string, opts: SessionOptions = {}): Promise<LoadedModel> {
-  const manifest = Manifest.parse(JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')))
+export interface LoadOptions extends SessionOptions {
+  /** Also hash every file against the manifest (slow for real weights: minutes), not only check its size. */
+  verifySha256?: boolean
+}
+
+/** Every file the manifest lists is there with its size (and sha256 if asked); the error names each that is not. */
+export async function verifyModelFiles(dir: string, manifest: Manifest, sha256 = false): Promise<void> {
+  const problems: string[] = []
+  for (const f of manifest.files) {
+    const path = join(dir, f.path)
+    if (!existsSync(path)) problems.push(`${f.path} is missing`)
+    else if (statSync(path).size !== f.bytes)
+      problems.push(
+        `${f.path} has ${statSync(path).size} bytes, the manifest says ${f.bytes} (truncated or replaced?)`,
+      )
+    else if (sha256 && (await sha256File(path)) !== f.sha256)
+      problems.push(`${f.path} does not match its sha256`)
+  }
+  if (problems.length) throw new Error(`${dir}: ${problems.join('; ')}`)
+}
+
+function readManifest(dir: string): Manifest {
+  const path = join(dir, 'manifest.json')
+  if (!existsSync(path))
+    throw new Error(`${dir}: no manifest.json (not a model directory from cascade convert)`)
+  let json: unknown
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'))
+  } catch (e) {
+    throw new Error(`${path}: ${(e as Error).message}`)
+  }
+  const parsed = Manifest.safeParse(json)
+  if (!parsed.success) throw new Error(`${path}: not a valid manifest (${parsed.error.issues[0]?.message})`)
+  return parsed.data
+}
+
+export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<LoadedModel> {
+  const manifest = readManifest(dir)
+  await verifyModelFiles(dir, manifest, opts.verifySha256)
   const session = (name: string) => createSession(graphPath(dir, manifest, name), opts)
   const [c, b, a] = await Promise.all([session('stage_c'), session('stage_b'), session('stage_a_decoder')])
   const encoders: EncoderSession[] = []

@@ -9,6 +9,7 @@
 //   MAX_BATCH      jobs of the same shape and settings run as one batch (default 4)
 //   BATCH_WINDOW_MS how long a job may wait for batch-mates when the model is idle (default 15)
 //   JOB_TIMEOUT_MS a job not finished this long after it arrived fails with 504 backend_timeout (default 300000)
+//   VERIFY_SHA256  "1": hash every model file against manifest.json at startup (sizes are always checked)
 //   ORT_CUDA       "0" keeps onnxruntime on the CPU; otherwise CUDA is tried first (default)
 
 export interface ServiceConfig {
@@ -21,6 +22,7 @@ export interface ServiceConfig {
   batchWindowMs: number
   jobTimeoutMs: number
   preferCuda: boolean
+  verifySha256: boolean
 }
 
 function int(env: Record<string, string | undefined>, name: string, fallback: number, min: number): number {
@@ -50,5 +52,6 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     batchWindowMs: int(env, 'BATCH_WINDOW_MS', 15, 0),
     jobTimeoutMs: int(env, 'JOB_TIMEOUT_MS', 300_000, 1),
     preferCuda: env.ORT_CUDA !== '0',
+    verifySha256: env.VERIFY_SHA256 === '1',
   }
 }

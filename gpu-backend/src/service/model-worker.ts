@@ -49,8 +49,7 @@ export class ModelWorker implements PipelineRunner {
   }
 
   /** Starts a worker and resolves once it has loaded the model directory. */
-  static start(dir: string, preferCuda: boolean): Promise<ModelWorker> {
-    const init: WorkerInit = { dir, preferCuda }
+  static start(init: WorkerInit): Promise<ModelWorker> {
     // The worker is TypeScript: tsx's loader compiles it, whichever way this process was started.
     const worker = new Worker(new URL('./pipeline-worker.ts', import.meta.url), {
       workerData: init,

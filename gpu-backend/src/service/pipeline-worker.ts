@@ -15,7 +15,7 @@ const init = workerData as WorkerInit
 const runs = new Map<number, AbortController>()
 
 try {
-  const model = await loadModel(init.dir, { preferCuda: init.preferCuda })
+  const model = await loadModel(init.dir, { preferCuda: init.preferCuda, verifySha256: init.verifySha256 })
   post({
     type: 'loaded',
     id: model.id,

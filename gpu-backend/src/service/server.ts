@@ -47,7 +47,11 @@ export async function startService(cfg: ServiceConfig, opts: StartOptions = {}):
   const ready = (async () => {
     for (const dir of cfg.modelDirs) {
       const t0 = performance.now()
-      const model = await ModelWorker.start(dir, cfg.preferCuda)
+      const model = await ModelWorker.start({
+        dir,
+        preferCuda: cfg.preferCuda,
+        verifySha256: cfg.verifySha256,
+      })
       workers.push(model)
       if (state.models.has(model.id))
         throw new Error(`${dir}: model ${model.id} is already served from another directory`)

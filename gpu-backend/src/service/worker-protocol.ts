@@ -7,6 +7,8 @@ import type { GenerateRequest, StepEvent, Timings } from '../pipeline/generate.t
 export interface WorkerInit {
   dir: string
   preferCuda: boolean
+  /** Hash every model file against the manifest before loading (sizes are always checked). */
+  verifySha256: boolean
 }
 
 export type ToWorker =
