@@ -27,11 +27,8 @@ const REASONS = {
 
 export function signature(opts: SignatureOptions) {
   return createMiddleware<SignatureEnv>(async function verifySignedBody(c, next) {
-    if (Number(c.req.header('Content-Length') ?? 0) > opts.maxBytes)
-      throw new ApiError('payload_too_large', `body over ${opts.maxBytes} bytes`)
-    const body = new Uint8Array(await c.req.arrayBuffer())
-    if (body.length > opts.maxBytes)
-      throw new ApiError('payload_too_large', `body over ${opts.maxBytes} bytes`)
+    if (Number(c.req.header('Content-Length') ?? 0) > opts.maxBytes) throw tooLarge(opts.maxBytes)
+    const body = await readBody(c.req.raw, opts.maxBytes)
     const v = await verifySignature(
       opts.secret,
       { timestamp: c.req.header(TIMESTAMP_HEADER), signature: c.req.header(SIGNATURE_HEADER) },
@@ -42,4 +39,33 @@ export function signature(opts: SignatureOptions) {
     c.set('body', body)
     await next()
   })
+}
+
+const tooLarge = (maxBytes: number) => new ApiError('payload_too_large', `body over ${maxBytes} bytes`)
+
+/**
+ * The body, read no further than `maxBytes`: a chunked body has no Content-Length to refuse up front, and
+ * reading it whole first would let anyone, signed or not, make the process buffer all they care to send.
+ */
+async function readBody(req: Request, maxBytes: number): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = []
+  let size = 0
+  const reader = req.body?.getReader()
+  for (;;) {
+    const next = await reader?.read()
+    if (!next || next.done) break
+    size += next.value.length
+    if (size > maxBytes) {
+      reader?.cancel().catch(() => {})
+      throw tooLarge(maxBytes)
+    }
+    chunks.push(next.value)
+  }
+  const body = new Uint8Array(size)
+  let at = 0
+  for (const chunk of chunks) {
+    body.set(chunk, at)
+    at += chunk.length
+  }
+  return body
 }
