@@ -26,6 +26,8 @@ import { eventStream } from './sse.ts'
 export interface ServiceState {
   /** True once every model is loaded and warmed up. */
   ready: boolean
+  /** Why loading failed (naming the model file): the process stays up, not ready, and says why on /readyz. */
+  failure?: string
   models: Map<ModelId, ModelScheduler>
 }
 
@@ -64,7 +66,7 @@ export function createApp(o: AppOptions): Hono<Env> {
             provider: s.model.provider,
           })),
         })
-      : c.json({ status: 'loading' }, 503),
+      : c.json(state.failure ? { status: 'failed', reason: state.failure } : { status: 'loading' }, 503),
   )
 
   app.get('/metrics', (c) =>
@@ -185,9 +187,13 @@ async function parseJob(body: Uint8Array): Promise<BackendJob> {
  */
 function schedulerFor(state: ServiceState, job: BackendJob): ModelScheduler {
   if (!state.ready)
-    throw new ApiError('backend_unavailable', 'the models are still loading', {
-      headers: { 'Retry-After': String(LOADING_RETRY_AFTER_S) },
-    })
+    throw new ApiError(
+      'backend_unavailable',
+      state.failure ? 'the models failed to load' : 'the models are still loading',
+      {
+        headers: { 'Retry-After': String(LOADING_RETRY_AFTER_S) },
+      },
+    )
   const s = state.models.get(job.model)
   const version = s?.model.manifest.weights_version
   if (!s || version !== job.model_version)
