@@ -25,15 +25,22 @@ function mulhi(a: number, b: number): number {
   const bH = b >>> 16
   const lh = aL * bH
   const hl = aH * bL
+  // < 3·2¹⁶, so the shift is exact.
   const mid = ((aL * bL) >>> 16) + (lh & 0xffff) + (hl & 0xffff)
-  return (aH * bH + (lh >>> 16) + (hl >>> 16) + Math.floor(mid / 0x10000)) >>> 0
+  return (aH * bH + (lh >>> 16) + (hl >>> 16) + (mid >>> 16)) >>> 0
 }
 
-/** Philox4x32-10 of one counter block; writes 4 words into `out`. */
-export function philox4x32(ctr: readonly number[], key: readonly number[], out: Uint32Array): void {
-  let [c0, c1, c2, c3] = ctr.map((v) => v >>> 0) as [number, number, number, number]
-  let k0 = (key[0] ?? 0) >>> 0
-  let k1 = (key[1] ?? 0) >>> 0
+/** Philox4x32-10 of the counter block (c0..c3) under key (k0, k1), into `out`; scalar arguments, so a hot loop
+ * allocates nothing. */
+function philoxBlock(
+  c0: number,
+  c1: number,
+  c2: number,
+  c3: number,
+  k0: number,
+  k1: number,
+  out: Uint32Array,
+): void {
   for (let round = 0; round < 10; round++) {
     const hi0 = mulhi(M0, c0)
     const lo0 = Math.imul(M0, c0) >>> 0
@@ -52,6 +59,12 @@ export function philox4x32(ctr: readonly number[], key: readonly number[], out: 
   out[3] = c3
 }
 
+/** Philox4x32-10 of one counter block; writes 4 words into `out`. */
+export function philox4x32(ctr: readonly number[], key: readonly number[], out: Uint32Array): void {
+  const w = (v: number | undefined) => (v ?? 0) >>> 0
+  philoxBlock(w(ctr[0]), w(ctr[1]), w(ctr[2]), w(ctr[3]), w(key[0]), w(key[1]), out)
+}
+
 const STAGE_CODE: Record<DiffusionStage, number> = { c: 1, b: 2 }
 const TWO_PI = 2 * Math.PI
 const INV_2_32 = 1 / 2 ** 32
@@ -60,9 +73,9 @@ const INV_2_32 = 1 / 2 ** 32
 export function philoxNormals(seed: number, stage: DiffusionStage, draw: number, n: number): Float32Array {
   const out = new Float32Array(n)
   const words = new Uint32Array(4)
-  const key = [seed, STAGE_CODE[stage]]
+  const [k0, k1, d] = [seed >>> 0, STAGE_CODE[stage], draw >>> 0]
   for (let block = 0; block * 4 < n; block++) {
-    philox4x32([block, draw, 0, 0], key, words)
+    philoxBlock(block, d, 0, 0, k0, k1, words)
     for (let pair = 0; pair < 2; pair++) {
       const u1 = ((words[2 * pair] as number) + 1) * INV_2_32
       const u2 = (words[2 * pair + 1] as number) * INV_2_32
