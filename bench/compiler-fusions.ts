@@ -9,6 +9,7 @@ import { type StageId, stageSpec } from '../gpu-backend/src/compiler/stages.ts'
 import { StateDict } from '../gpu-backend/src/compiler/weights/state-dict.ts'
 import { createSession, floatTensor, type ort } from '../gpu-backend/src/runtime/session.ts'
 import { relErr } from '../test/parity/golden.ts'
+import { MID_SC } from './lib/models.ts'
 import { median, type Ratio, report } from './lib/report.ts'
 
 interface Case {
@@ -35,15 +36,10 @@ const cases: Case[] = [
   {
     label: 'Stage C mid (c 512, 12 blocks) @ 24×24',
     stage: 'c',
+    // The mid model's Stage C (bench/lib/models.ts) with the released text widths.
     kwargs: {
       ...tinyConfig('stable-cascade', 'c'),
-      c_cond: 512,
-      c_hidden: [512, 512],
-      nhead: [8, 8],
-      blocks: [
-        [2, 4],
-        [4, 2],
-      ],
+      ...MID_SC.c,
       c_clip_text: 1280,
       c_clip_text_pooled: 1280,
       c_clip_img: 768,

@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Manifest } from '../gpu-backend/src/compiler/manifest.ts'
 import { startService } from '../gpu-backend/src/service/server.ts'
-import { type BackendJob, MODELS, type ModelId, signRequest, toBackendJob } from '../shared/src/index.ts'
+import { backendJob } from '../gpu-backend/test/backend-job.ts'
+import { MODELS, type ModelId, signRequest } from '../shared/src/index.ts'
 import { benchModels } from './lib/models.ts'
 import { type Ratio, report } from './lib/report.ts'
 
@@ -35,13 +36,10 @@ for (const m of await benchModels((name) => name.startsWith('tiny'))) {
   await svc.ready
   const d = MODELS[model].defaults
   let seed = 0
-  const job = (): Promise<BackendJob> =>
-    toBackendJob({
-      v: 1,
+  const job = () =>
+    backendJob({
       model,
       model_version: manifest.weights_version,
-      prompt: 'a lighthouse at dusk',
-      negative_prompt: '',
       width: m.size,
       height: m.size,
       seed: seed++,
@@ -49,7 +47,6 @@ for (const m of await benchModels((name) => name.startsWith('tiny'))) {
       prior_guidance: d.prior_guidance,
       decoder_steps: d.decoder_steps,
       decoder_guidance: d.decoder_guidance,
-      output_format: 'png',
     })
   const send = async () => {
     const body = JSON.stringify(await job())

@@ -15,7 +15,7 @@ export interface BenchModel {
   size: number
 }
 
-const MID_SC: Partial<Record<StageId, Kwargs>> = {
+export const MID_SC: Partial<Record<StageId, Kwargs>> = {
   text: { hidden_size: 256, intermediate_size: 1024, num_attention_heads: 4, projection_dim: 256 },
   c: {
     c_cond: 512,

@@ -5,16 +5,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import {
-  type BackendJob,
-  type Job,
-  type SseMessage,
-  SseParser,
-  signRequest,
-  toBackendJob,
-} from '../../shared/src/index.ts'
+import { type BackendJob, type Job, type SseMessage, SseParser, signRequest } from '../../shared/src/index.ts'
 import { makeTiny } from '../src/compiler/make-tiny.ts'
 import { type RunningService, startService } from '../src/service/server.ts'
+import { backendJob } from './backend-job.ts'
 
 const SECRET = 'service-test-secret'
 let svc: RunningService
@@ -42,24 +36,7 @@ beforeAll(async () => {
 })
 afterAll(() => svc?.close())
 
-function job(over: Partial<Job> = {}): Promise<BackendJob> {
-  return toBackendJob({
-    v: 1,
-    model: 'wuerstchen-v2',
-    model_version: version,
-    prompt: 'a lighthouse at dusk',
-    negative_prompt: '',
-    width: 512,
-    height: 512,
-    seed: 7,
-    prior_steps: 2,
-    prior_guidance: 4,
-    decoder_steps: 2,
-    decoder_guidance: 0,
-    output_format: 'png',
-    ...over,
-  })
-}
+const job = (over: Partial<Job> = {}) => backendJob({ model_version: version, ...over })
 
 /** A job that keeps the model busy for seconds: the largest size and step counts the limits allow. */
 const slow = (seed: number) =>

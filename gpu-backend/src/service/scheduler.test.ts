@@ -1,6 +1,7 @@
 // The scheduler against a scripted model: which jobs share a run, when a run starts, and how a job ends early.
 import { describe, expect, it } from 'vitest'
-import { type BackendJob, type Job, toBackendJob } from '../../../shared/src/index.ts'
+import type { Job } from '../../../shared/src/index.ts'
+import { backendJob } from '../../test/backend-job.ts'
 import type { Manifest } from '../compiler/manifest.ts'
 import type { GenerateRequest } from '../pipeline/generate.ts'
 import { serviceMetrics } from './metrics.ts'
@@ -27,23 +28,8 @@ class ScriptedModel implements PipelineRunner {
   }
 }
 
-const job = (seed: number, over: Partial<Job> = {}): Promise<BackendJob> =>
-  toBackendJob({
-    v: 1,
-    model: 'wuerstchen-v2',
-    model_version: 'scripted',
-    prompt: `prompt ${seed}`,
-    negative_prompt: '',
-    width: 512,
-    height: 512,
-    seed,
-    prior_steps: 2,
-    prior_guidance: 4,
-    decoder_steps: 2,
-    decoder_guidance: 0,
-    output_format: 'png',
-    ...over,
-  })
+const job = (seed: number, over: Partial<Job> = {}) =>
+  backendJob({ model_version: 'scripted', prompt: `prompt ${seed}`, seed, ...over })
 
 function scheduler(over: Partial<SchedulerOptions> = {}) {
   const model = new ScriptedModel()
