@@ -1,7 +1,9 @@
 // The edge side of `POST {backend}/v1/generate` (api.md "Edge -> backend"; wire format in
 // shared/src/schemas/backend.ts). One call = attempts over the pool, starting at a backend picked by the key so
-// load spreads; the next backend is tried on a connection error, a 5xx/429 (a full queue is 503) or a garbage
-// answer. A timeout is final (504): the slow backend may still be working, so a retry would only double the load.
+// load spreads; the next backend is tried on a connection error, a 5xx/429 (a full queue is 503), a garbage
+// answer or a timeout (a hung backend must not fail every request aimed at it; aborting the call is what
+// cancels the job on a backend that was merely slow, so the retry does not double the work). When every
+// backend failed, a timeout among them makes the answer 504 backend_timeout, else 503 backend_unavailable.
 import {
   BACKEND_EVENT_SCHEMAS,
   type BackendEvent,
@@ -46,7 +48,7 @@ export interface CallOptions {
   onEvent?: (e: BackendEvent) => void
 }
 
-type Attempt = GenerationOutcome | { retry: true; detail: string; retryAfter?: number }
+type Attempt = GenerationOutcome | { retry: true; detail: string; retryAfter?: number; timedOut?: true }
 
 export async function callBackend(
   cfg: BackendConfig,
@@ -58,6 +60,7 @@ export async function callBackend(
   const start = Number.parseInt(job.key.slice(0, 8), 16) % cfg.urls.length
   const reasons: string[] = []
   let retryAfter = 0
+  let timedOut = false
   for (let i = 0; i < cfg.urls.length; i++) {
     const url = cfg.urls[(start + i) % cfg.urls.length] as string
     if (opts.signal?.aborted) break
@@ -65,9 +68,12 @@ export async function callBackend(
     if (!('retry' in r)) return r
     reasons.push(`${url}: ${r.detail}`)
     retryAfter = Math.max(retryAfter, r.retryAfter ?? 0)
+    timedOut ||= r.timedOut === true
   }
   if (opts.signal?.aborted) return { ok: false, code: 'canceled', status: 409, detail: 'generation canceled' }
-  return unavailable(`all backends failed (${reasons.join('; ')})`, retryAfter || 5)
+  const detail = `all backends failed (${reasons.join('; ')})`
+  if (timedOut) return { ok: false, code: 'backend_timeout', status: 504, detail }
+  return unavailable(detail, retryAfter || 5)
 }
 
 const unavailable = (detail: string, retryAfter: number): GenerationFailure => ({
@@ -128,13 +134,7 @@ async function attempt(
     }
     return opts.stream ? await readStream(res, job, opts, arm) : await readImage(res, job)
   } catch (err) {
-    if (timedOut)
-      return {
-        ok: false,
-        code: 'backend_timeout',
-        status: 504,
-        detail: `no answer within ${cfg.timeoutMs} ms`,
-      }
+    if (timedOut) return { retry: true, timedOut: true, detail: `no answer within ${cfg.timeoutMs} ms` }
     if (opts.signal?.aborted)
       return { ok: false, code: 'canceled', status: 409, detail: 'generation canceled' }
     return { retry: true, detail: `connection failed: ${(err as Error).message}` }
