@@ -71,9 +71,17 @@ export async function callBackend(
     timedOut ||= r.timedOut === true
   }
   if (opts.signal?.aborted) return { ok: false, code: 'canceled', status: 409, detail: 'generation canceled' }
-  const detail = `all backends failed (${reasons.join('; ')})`
-  if (timedOut) return { ok: false, code: 'backend_timeout', status: 504, detail }
-  return unavailable(detail, retryAfter || 5)
+  // The reasons name the backends: they go to the log, never to the client (the pool is internal).
+  console.warn(`backend call for ${job.key} failed: ${reasons.join('; ')}`)
+  const tried = `${cfg.urls.length} backend${cfg.urls.length === 1 ? '' : 's'} tried`
+  if (timedOut)
+    return {
+      ok: false,
+      code: 'backend_timeout',
+      status: 504,
+      detail: `no backend answered in time (${tried})`,
+    }
+  return unavailable(`no backend could generate the image (${tried})`, retryAfter || 5)
 }
 
 const unavailable = (detail: string, retryAfter: number): GenerationFailure => ({
