@@ -53,19 +53,22 @@ function renderError(err: Error, c: Context<AppEnv>): Response {
     return problemResponse(problemBody(err.code, err.message, requestId, err.status, err.errors), err.headers)
   }
   if (err instanceof HTTPException) {
-    // Hono's own (e.g. malformed JSON from the validator): map by status.
+    // Hono's own (malformed JSON from the validator, 415 for a body that is not JSON): map by status. Any other
+    // client error is the request's fault, so it is invalid_request, never a 500.
     const code: ErrorCode =
-      err.status === 400
-        ? 'invalid_request'
-        : err.status === 401
-          ? 'unauthorized'
-          : err.status === 404
-            ? 'not_found'
-            : err.status === 413
-              ? 'payload_too_large'
+      err.status === 401
+        ? 'unauthorized'
+        : err.status === 404
+          ? 'not_found'
+          : err.status === 413
+            ? 'payload_too_large'
+            : err.status >= 400 && err.status < 500
+              ? 'invalid_request'
               : 'internal'
-    const errors = code === 'invalid_request' ? [{ path: '', message: err.message }] : undefined
-    return problemResponse(problemBody(code, err.message, requestId, PROBLEM_STATUS[code], errors))
+    const detail =
+      err.status === 415 ? 'the request body must be JSON (Content-Type: application/json)' : err.message
+    const errors = code === 'invalid_request' ? [{ path: '', message: detail }] : undefined
+    return problemResponse(problemBody(code, detail, requestId, PROBLEM_STATUS[code], errors))
   }
   console.error(`[${requestId}] unhandled`, err)
   return problemResponse(problemBody('internal', 'internal error', requestId))
