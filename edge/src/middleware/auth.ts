@@ -6,7 +6,8 @@ import { sha256Hex } from '../../../shared/src/index.ts'
 import { type AppEnv, TIERS, type Tier } from '../env.ts'
 import { ApiError } from '../errors.ts'
 
-const BEARER = /^Bearer ([\x21-\x7e]{8,256})$/
+// The scheme is case-insensitive (RFC 9110 §11.1): "bearer <key>" is the same credential.
+const BEARER = /^Bearer ([\x21-\x7e]{8,256})$/i
 
 export function auth(): MiddlewareHandler<AppEnv> {
   return async function authMiddleware(c, next) {
