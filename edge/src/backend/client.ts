@@ -131,16 +131,8 @@ async function attempt(
         retryAfter: Number(res.headers.get('Retry-After')) || 0,
       }
     }
-    if (!res.ok) {
-      const text = await res.text()
-      return {
-        ok: false,
-        code: 'internal',
-        status: 502,
-        detail: `backend rejected the job: HTTP ${res.status} ${text}`,
-      }
-    }
-    return opts.stream ? await readStream(res, job, opts, arm) : await readImage(res, job)
+    if (!res.ok) return rejected(url, job, `HTTP ${res.status} ${(await res.text()).slice(0, 500)}`)
+    return opts.stream ? await readStream(url, res, job, opts, arm) : await readImage(res, job)
   } catch (err) {
     if (timedOut) return { retry: true, timedOut: true, detail: `no answer within ${cfg.timeoutMs} ms` }
     if (opts.signal?.aborted)
@@ -150,6 +142,15 @@ async function attempt(
     if (timer !== undefined) clearTimeout(timer)
     opts.signal?.removeEventListener('abort', onAbort)
   }
+}
+
+/**
+ * A backend refused the job (a 4xx: the edge and the backend disagree, e.g. on the secret or the job schema). Its
+ * words (free text, possibly paths or stack frames) go to the log; the client gets the stable `internal` problem.
+ */
+function rejected(url: string, job: BackendJob, what: string): GenerationFailure {
+  console.error(`backend ${url} rejected job ${job.key}: ${what}`)
+  return { ok: false, code: 'internal', status: 500, detail: 'the backend rejected the job' }
 }
 
 async function readImage(res: Response, job: BackendJob): Promise<Attempt> {
@@ -162,6 +163,7 @@ async function readImage(res: Response, job: BackendJob): Promise<Attempt> {
 }
 
 async function readStream(
+  url: string,
   res: Response,
   job: BackendJob,
   opts: CallOptions,
@@ -183,7 +185,7 @@ async function readStream(
         if (ev.event === 'queued' || ev.event === 'progress') opts.onEvent?.(ev)
         else if (ev.event === 'error') {
           if (ev.data.status >= 500) return { retry: true, detail: `backend error: ${ev.data.detail}` }
-          return { ok: false, code: 'internal', status: 502, detail: `backend error: ${ev.data.detail}` }
+          return rejected(url, job, `${ev.data.code} ${ev.data.status}: ${ev.data.detail}`)
         } else {
           const bytes = fromBase64(ev.data.b64)
           const problem = checkImage(job, bytes, ev.data.content_type, ev.data.seed, ev.data.model_version)
