@@ -30,6 +30,15 @@ export const tierLimits = (env: Bindings, tier: Tier): TierLimits =>
 export const modelVersions = (env: Bindings): Record<string, string> =>
   parseJson<Record<string, string>>(env.MODEL_VERSIONS, 'MODEL_VERSIONS')
 
+/** Models whose backend serves random weights (a `cascade make-tiny` demo): their images are noise by design. */
+export const demoModels = (env: Bindings): Set<string> =>
+  new Set(
+    (env.DEMO_MODELS ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  )
+
 export const backendUrls = (env: Bindings): string[] =>
   env.BACKEND_URLS.split(',')
     .map((s) => s.trim().replace(/\/+$/, ''))

@@ -20,6 +20,8 @@ export interface Bindings {
   BACKEND_TIMEOUT_MS: string
   TIER_LIMITS: string
   MODEL_VERSIONS: string
+  /** Comma-separated model ids served with random weights (`cascade make-tiny`): GET /v1/models flags them. */
+  DEMO_MODELS?: string
   PUBLIC_BASE_URL?: string
   BENCH_ROUTES?: string
 }

@@ -84,6 +84,7 @@ describe('meta endpoints', () => {
       default: true,
       defaults: { prior_steps: 29 },
       license: { commercial_use: true },
+      demo: false, // DEMO_MODELS is empty: no random-weight demo model
     })
     expect(j.data[1]).toMatchObject({ defaults: { prior_steps: 20 }, license: { commercial_use: false } })
   })

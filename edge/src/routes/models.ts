@@ -1,7 +1,8 @@
-// GET /v1/models: the enabled models (those with a configured weights version), defaults, limits, licence.
+// GET /v1/models: the enabled models (those with a configured weights version), defaults, limits, licence, and
+// whether a model is a random-weight demo (DEMO_MODELS).
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
 import { DEFAULT_MODEL, MODEL_IDS, MODELS, ModelList } from '../../../shared/src/index.ts'
-import { modelVersions } from '../config.ts'
+import { demoModels, modelVersions } from '../config.ts'
 import type { AppEnv } from '../env.ts'
 import { errorResponses } from './responses.ts'
 
@@ -18,6 +19,7 @@ const route = createRoute({
 export function registerModelRoutes(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, (c) => {
     const versions = modelVersions(c.env)
+    const demo = demoModels(c.env)
     const data = MODEL_IDS.filter((id) => versions[id]).map((id) => {
       const m = MODELS[id]
       return {
@@ -30,6 +32,7 @@ export function registerModelRoutes(app: OpenAPIHono<AppEnv>): void {
         defaults: { ...m.defaults, size: '1024x1024', n: 1, output_format: 'png' },
         limits: m.limits,
         license: m.license,
+        demo: demo.has(id),
       }
     })
     return c.json({ object: 'list' as const, data }, 200)

@@ -28,6 +28,10 @@ export const ModelEntry = z
       max_decoder_steps: z.number(),
     }),
     license: z.object({ id: z.string(), commercial_use: z.boolean(), text: z.string() }),
+    demo: z.boolean().meta({
+      description:
+        'Served with random weights (a `cascade make-tiny` demo model): its images are noise by design',
+    }),
   })
   .meta({ id: 'Model' })
 
