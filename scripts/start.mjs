@@ -274,8 +274,10 @@ if (!readyz || stopping) await stop(1)
 // ---- 3. the edge ----------------------------------------------------------------------------------------------
 
 const versions = Object.fromEntries(readyz.models.map((m) => [m.id, m.version]))
-const tiny = new Set(manifests.filter((m) => m.variant === 'tiny').map((m) => m.weights_version))
-const demoModels = readyz.models.filter((m) => tiny.has(m.version)).map((m) => m.id)
+const randomWeights = new Set(
+  manifests.filter((m) => m.random_weights === true).map((m) => m.weights_version),
+)
+const demoModels = readyz.models.filter((m) => randomWeights.has(m.version)).map((m) => m.id)
 const edge = start(
   'edge',
   [

@@ -25,6 +25,7 @@ describe('cascade make-tiny', () => {
       await cascade('make-tiny', '--family', family, '--seed', '7', '--out', out)
       const manifest = Manifest.parse(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')))
       expect(manifest.family).toBe(family)
+      expect(manifest.random_weights).toBe(true)
       const text = family === 'wuerstchen-v2' ? ['text_encoder', 'text_encoder_2'] : ['text_encoder']
       expect(Object.keys(manifest.graphs).sort()).toEqual(
         ['stage_a_decoder', 'stage_a_encoder', 'stage_b', 'stage_c', ...text].sort(),

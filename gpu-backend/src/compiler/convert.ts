@@ -162,6 +162,8 @@ export interface ConvertModelOptions {
   dtype?: GraphDtype
   attention?: AttentionKernel
   progress?: Progress
+  /** The checkpoints are random (make-tiny): the manifest says so, and the edge warns that images are noise. */
+  randomWeights?: boolean
 }
 
 export async function convertModel(o: ConvertModelOptions): Promise<Manifest> {
@@ -201,7 +203,8 @@ export async function convertModel(o: ConvertModelOptions): Promise<Manifest> {
     variant,
     weights_version: createHash('sha256').update(sources.sort().join('\n')).digest('hex'),
     dtype,
-    created_by: 'cascade convert',
+    created_by: o.randomWeights ? 'cascade make-tiny' : 'cascade convert',
+    ...(o.randomWeights ? { random_weights: true } : {}),
     settings: FAMILY_SETTINGS[o.family],
     graphs,
     files: await Promise.all(

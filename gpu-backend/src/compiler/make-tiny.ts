@@ -201,6 +201,7 @@ export async function makeTiny(o: MakeTinyOptions): Promise<Manifest> {
     from: src,
     outDir: o.outDir,
     variant: o.variant ?? 'tiny',
+    randomWeights: true,
     ...(o.progress ? { progress: o.progress } : {}),
   })
 }

@@ -32,6 +32,8 @@ export const Manifest = z.object({
   weights_version: z.string(),
   dtype: z.enum(['fp32', 'fp16']),
   created_by: z.string(),
+  /** Random weights (cascade make-tiny): a demo or test model whose images are noise by design. */
+  random_weights: z.boolean().optional(),
   settings: FamilySettings,
   /** Graph name (file without .onnx) -> file, resolved architecture, and for text encoders their tokenizer folder. */
   graphs: z.record(
