@@ -1,6 +1,6 @@
 // Starts the whole stack for the end-to-end suite: a tiny wuerstchen-v2 model (make-tiny, seed 3), the real
 // backend service on E2E_BACKEND and `wrangler dev` on E2E_EDGE, both on loopback, torn down after the run.
-import { makeTinyModel, startBackend, startEdge, waitFor } from '../support/processes.ts'
+import { makeTinyModel, startBackend, startEdge, stopAll, waitFor } from '../support/processes.ts'
 
 export const E2E_EDGE = 'http://127.0.0.1:18877'
 export const E2E_BACKEND = 'http://127.0.0.1:18878'
@@ -24,15 +24,12 @@ export default async function setup(): Promise<() => Promise<void>> {
     },
     echo: true,
   })
-  const stop = async () => {
-    await Promise.all([edge.stop(), backend.stop()])
-  }
   try {
     await waitFor(`${E2E_BACKEND}/readyz`, backend)
     await waitFor(`${E2E_EDGE}/healthz`, edge)
   } catch (e) {
-    await stop()
+    await stopAll()
     throw e
   }
-  return stop
+  return stopAll
 }

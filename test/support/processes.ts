@@ -1,9 +1,9 @@
 // Real processes for the integration suites (end-to-end, chaos): a tiny model compiled by `cascade make-tiny`,
 // the backend service and `wrangler dev`, all on loopback. Each child runs in its own process group, so stop()
-// and kill() reach the whole tree (wrangler's workerd included), and every child still running when the test
-// process exits is killed then.
+// and kill() reach the whole tree (wrangler's workerd included). stopAll() ends them all and removes the
+// temporary directories; a test process that exits without it still kills its children on the way out.
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -13,6 +13,15 @@ const bin = (name: string) => join(ROOT, 'node_modules', '.bin', name)
 /** Keeps wrangler off the network (no telemetry, no cf fetch). */
 const QUIET_ENV = { WRANGLER_SEND_METRICS: 'false', CLOUDFLARE_CF_FETCH_ENABLED: 'false' }
 
+const temps: string[] = []
+
+/** A fresh temporary directory, removed when the test process exits. */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix))
+  temps.push(dir)
+  return dir
+}
+
 export interface TinyModel {
   dir: string
   version: string
@@ -20,7 +29,7 @@ export interface TinyModel {
 
 /** A tiny model directory (real graphs, random weights): seconds to build, milliseconds per step. */
 export function makeTinyModel(seed = 3, family = 'wuerstchen-v2'): TinyModel {
-  const dir = mkdtempSync(join(tmpdir(), 'tiny-model-'))
+  const dir = tempDir('tiny-model-')
   const made = spawnSync(
     process.execPath,
     [
@@ -57,6 +66,7 @@ export interface Proc {
 const running = new Set<Proc>()
 process.once('exit', () => {
   for (const p of running) signalGroup(p.pid, 'SIGKILL')
+  for (const dir of temps) rmSync(dir, { recursive: true, force: true })
 })
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {
@@ -173,11 +183,17 @@ export function startEdge(o: EdgeOptions): Proc {
       '--log-level',
       'warn',
       '--persist-to',
-      mkdtempSync(join(tmpdir(), 'edge-state-')),
+      tempDir('edge-state-'),
       ...vars,
     ],
     o.echo ? { echo: true } : {},
   )
+}
+
+/** Stops every process started here (SIGTERM, then SIGKILL) and removes the temporary directories. */
+export async function stopAll(): Promise<void> {
+  await Promise.all([...running].map((p) => p.stop()))
+  for (const dir of temps.splice(0)) rmSync(dir, { recursive: true, force: true })
 }
 
 /** Polls `url` until it answers 2xx (or `accept` says so); fails as soon as the process exits. */
