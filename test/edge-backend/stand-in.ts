@@ -6,9 +6,14 @@
 //   [garbage]      200 text/plain                                [truncated]   a PNG without its IEND chunk
 //   [slow]         answers after 5 s (past the test timeout)     [slowstream]  SSE progress every 100 ms, 100 steps
 //   [fail]         SSE `error` event with status 500 (and a 500 in image mode)
+//   [reject]       422 whose body is internal-looking text (paths, a stack frame)
+//   [leaky]        like [fail], but the error's detail (and the 500's body) is that internal-looking text
 // Control: GET /_calls?prompt=<normalized prompt> -> {count, badSignatures, aborted, lastAccept, lastSignatureOk}
+//          GET /_totals -> {generations}: every POST /v1/generate this process received, on any of its ports
+// Ports: STAND_IN_PORTS, or the config's `test.provide.standInPorts` (so two suites never share a stand-in).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { encode } from 'fast-png'
+import type { TestProject } from 'vitest/node'
 import { formatSse, type Job, verifyJobKey, verifySignature } from '../../shared/src/index.ts'
 
 export const STAND_IN_SECRET = 'test-secret-for-the-stand-in-backend'
@@ -23,6 +28,7 @@ interface Record_ {
   lastSignatureOk: boolean
 }
 const calls = new Map<string, Record_>()
+let generations = 0
 const rec = (prompt: string) => {
   let r = calls.get(prompt)
   if (!r) {
@@ -36,6 +42,10 @@ const PNG = (() => {
   const data = new Uint8Array(8 * 8 * 3).map((_, i) => (i * 37) % 256)
   return encode({ width: 8, height: 8, data, channels: 3, depth: 8 })
 })()
+
+/** What a careless backend might say: a file path and a stack frame. The edge must never pass it on. */
+const LEAKY_TEXT =
+  'model not loaded: /work/models/stage_c.onnx\n    at run (/work/main/gpu-backend/src/service/scheduler.ts:243:7)'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -52,8 +62,14 @@ async function handle(port: number, req: IncomingMessage, res: ServerResponse): 
     res.end(JSON.stringify(calls.get(url.searchParams.get('prompt') ?? '') ?? null))
     return
   }
+  if (url.pathname === '/_totals') {
+    res.setHeader('Content-Type', 'application/json')
+    res.end(JSON.stringify({ generations }))
+    return
+  }
   if (url.pathname === '/healthz') return void res.end('ok')
   if (req.method !== 'POST' || url.pathname !== '/v1/generate') return void res.writeHead(404).end()
+  generations++
   const raw = await body(req)
   const job = JSON.parse(raw.toString('utf8')) as Job & { key: string }
   const r = rec(job.prompt)
@@ -76,6 +92,7 @@ async function handle(port: number, req: IncomingMessage, res: ServerResponse): 
   const p = job.prompt
   if (p.includes('[503]') || p.includes(`[503@${port}]`))
     return void res.writeHead(503, { 'Retry-After': '7' }).end('queue full')
+  if (p.includes('[reject]')) return void res.writeHead(422, { 'Content-Type': 'text/plain' }).end(LEAKY_TEXT)
   if (p.includes('[garbage]')) return void res.writeHead(200, { 'Content-Type': 'text/plain' }).end('lol')
   if (p.includes('[slow]')) await sleep(5000)
   const image = p.includes('[truncated]') ? PNG.subarray(0, PNG.length - 12) : PNG
@@ -97,8 +114,10 @@ async function handle(port: number, req: IncomingMessage, res: ServerResponse): 
         if (p.includes('[slowstream]')) await sleep(100)
       }
     }
-    if (p.includes('[fail]'))
-      return void res.end(formatSse('error', { status: 500, code: 'internal', detail: 'boom' }))
+    if (p.includes('[fail]') || p.includes('[leaky]')) {
+      const detail = p.includes('[leaky]') ? LEAKY_TEXT : 'boom'
+      return void res.end(formatSse('error', { status: 500, code: 'internal', detail }))
+    }
     res.end(
       formatSse('result', {
         content_type: 'image/png',
@@ -110,6 +129,7 @@ async function handle(port: number, req: IncomingMessage, res: ServerResponse): 
     return
   }
   if (p.includes('[fail]')) return void res.writeHead(500).end('boom')
+  if (p.includes('[leaky]')) return void res.writeHead(500).end(LEAKY_TEXT)
   res.writeHead(200, {
     'Content-Type': 'image/png',
     'X-Seed': String(job.seed),
@@ -138,9 +158,16 @@ export async function startStandIn(ports: readonly number[] = STAND_IN_PORTS): P
   )
 }
 
+declare module 'vitest' {
+  interface ProvidedContext {
+    /** The stand-in's listening ports (a config's `test.provide`); default STAND_IN_PORTS. */
+    standInPorts: number[]
+  }
+}
+
 /** vitest globalSetup entry */
-export default async function setup(): Promise<() => Promise<void>> {
-  const servers = await startStandIn()
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const servers = await startStandIn(project.getProvidedContext().standInPorts ?? STAND_IN_PORTS)
   return async () => {
     await Promise.all(servers.map((s) => new Promise((r) => s.close(r))))
   }
