@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type BackendJob, type Job, type SseMessage, SseParser, signRequest } from '../../shared/src/index.ts'
+import { readEvents } from '../../test/support/sse-stream.ts'
 import { makeTiny } from '../src/compiler/make-tiny.ts'
 import { type RunningService, startService } from '../src/service/server.ts'
 import { backendJob } from './backend-job.ts'
@@ -59,29 +60,6 @@ async function post(
     headers: { 'Content-Type': 'application/json', Accept: opts.accept ?? 'image/*', ...headers },
     ...(opts.signal ? { signal: opts.signal } : {}),
   })
-}
-
-/** Reads an event stream, handing each message to `onMessage` as it arrives, until it ends or is aborted. */
-async function readEvents(
-  res: Response,
-  onMessage: (m: SseMessage) => void = () => {},
-): Promise<SseMessage[]> {
-  const parser = new SseParser()
-  const decoder = new TextDecoder()
-  const all: SseMessage[] = []
-  const reader = (res.body as ReadableStream<Uint8Array>).getReader()
-  try {
-    for (;;) {
-      const { value, done } = await reader.read()
-      if (done) return all
-      for (const m of parser.push(decoder.decode(value, { stream: true }))) {
-        all.push(m)
-        onMessage(m)
-      }
-    }
-  } catch {
-    return all
-  }
 }
 
 interface ProblemBody {

@@ -1,9 +1,10 @@
 // TEST DOUBLE of the GPU backend (gpu-backend/ is the real one): a tiny Node HTTP server that speaks the same
 // `POST /v1/generate` contract (HMAC-verified with shared/src/hmac.ts exactly as the real backend does, key
-// checked with verifyJobKey) and answers a real small PNG. Its behaviour is steered by markers in the (normalized)
+// checked with verifyJobKey) and answers a real PNG of the job's size. Its behaviour is steered by markers in the (normalized)
 // prompt, so every edge test states its scenario in its own request:
 //   [503]          every backend answers 503 + Retry-After       [503@<port>]  only that port does
 //   [garbage]      200 text/plain                                [truncated]   a PNG without its IEND chunk
+//   [wrongsize]    a complete 8×8 PNG whatever the job's size
 //   [slow]         answers after 5 s (past the test timeout)     [slowstream]  SSE progress every 100 ms, 100 steps
 //   [fail]         SSE `error` event with status 500 (and a 500 in image mode)
 //   [reject]       422 whose body is internal-looking text (paths, a stack frame)
@@ -38,10 +39,18 @@ const rec = (prompt: string) => {
   return r
 }
 
-const PNG = (() => {
-  const data = new Uint8Array(8 * 8 * 3).map((_, i) => (i * 37) % 256)
-  return encode({ width: 8, height: 8, data, channels: 3, depth: 8 })
-})()
+/** A real PNG of the job's size (a fixed pattern), made once per size. */
+const pngs = new Map<string, Uint8Array>()
+function png(width: number, height: number): Uint8Array {
+  const key = `${width}x${height}`
+  let image = pngs.get(key)
+  if (!image) {
+    const data = new Uint8Array(width * height * 3).map((_, i) => (i * 37) % 256)
+    image = encode({ width, height, data, channels: 3, depth: 8 })
+    pngs.set(key, image)
+  }
+  return image
+}
 
 /** What a careless backend might say: a file path and a stack frame. The edge must never pass it on. */
 const LEAKY_TEXT =
@@ -95,7 +104,8 @@ async function handle(port: number, req: IncomingMessage, res: ServerResponse): 
   if (p.includes('[reject]')) return void res.writeHead(422, { 'Content-Type': 'text/plain' }).end(LEAKY_TEXT)
   if (p.includes('[garbage]')) return void res.writeHead(200, { 'Content-Type': 'text/plain' }).end('lol')
   if (p.includes('[slow]')) await sleep(5000)
-  const image = p.includes('[truncated]') ? PNG.subarray(0, PNG.length - 12) : PNG
+  const whole = p.includes('[wrongsize]') ? png(8, 8) : png(job.width, job.height)
+  const image = p.includes('[truncated]') ? whole.subarray(0, whole.length - 12) : whole
   if (String(req.headers.accept).startsWith('text/event-stream')) {
     res.writeHead(200, { 'Content-Type': 'text/event-stream' })
     let closed = false

@@ -103,8 +103,8 @@ describe('POST /v1/images/generations', () => {
     expect(await env.IMAGES.head(`${key}.png`)).toBeNull()
   })
 
-  it('treats garbage and truncated images as failures, never cached', async () => {
-    for (const prompt of ['garbage [garbage]', 'truncated [truncated]']) {
+  it('treats garbage, truncated and wrong-sized images as failures, never cached', async () => {
+    for (const prompt of ['garbage [garbage]', 'truncated [truncated]', 'wrong size [wrongsize]']) {
       const res = await generate({ prompt })
       await expectProblem(res, 503, 'backend_unavailable')
       const [key] = await keysOf({ prompt })

@@ -14,7 +14,7 @@ import {
   SseParser,
   signRequest,
 } from '../../../shared/src/index.ts'
-import { isCompleteImage } from './image-check.ts'
+import { imageSize, isCompleteImage } from './image-check.ts'
 
 export interface BackendConfig {
   urls: string[]
@@ -210,7 +210,7 @@ function parseEvent(event: string, data: string): BackendEvent | undefined {
   }
 }
 
-/** undefined when the answer is a complete image of the job's format, seed and weights; else why not. */
+/** undefined when the answer is a complete image of the job's format, size, seed and weights; else why not. */
 function checkImage(
   job: BackendJob,
   bytes: Uint8Array,
@@ -222,5 +222,8 @@ function checkImage(
   if (seed !== job.seed) return `seed ${seed} instead of ${job.seed}`
   if (modelVersion !== job.model_version) return `model version "${modelVersion}"`
   if (!isCompleteImage(job.output_format, bytes)) return 'not a complete image'
+  const size = imageSize(job.output_format, bytes)
+  if (size?.width !== job.width || size.height !== job.height)
+    return `a ${size ? `${size.width}x${size.height}` : 'sizeless'} image for a ${job.width}x${job.height} job`
   return undefined
 }

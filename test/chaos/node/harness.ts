@@ -13,8 +13,6 @@ import {
   PROBLEM_STATUS,
   Problem,
   resolveRequest,
-  type SseMessage,
-  SseParser,
   signRequest,
   toBackendJob,
 } from '../../../shared/src/index.ts'
@@ -27,6 +25,8 @@ import {
   type TinyModel,
   waitFor,
 } from '../../support/processes.ts'
+
+export { readEvents } from '../../support/sse-stream.ts'
 
 export const SECRET = 'chaos-backend-secret'
 export const loopback = (port: number) => `http://127.0.0.1:${port}`
@@ -134,29 +134,6 @@ export async function expectProblem(
   if (want.code !== undefined) expect(p.code, context).toBe(want.code)
   expect(leaks(text, sent), context).toEqual([])
   return p
-}
-
-/** The messages of an event stream as they arrive; ends with the stream, or quietly when it is aborted. */
-export async function* sseMessages(res: Response): AsyncGenerator<SseMessage> {
-  const parser = new SseParser()
-  const decoder = new TextDecoder()
-  try {
-    for await (const chunk of res.body as ReadableStream<Uint8Array>)
-      yield* parser.push(decoder.decode(chunk, { stream: true }))
-  } catch {}
-}
-
-/** An event stream's messages until it ends (or the request is aborted), each also handed to `onMessage`. */
-export async function readEvents(
-  res: Response,
-  onMessage: (m: SseMessage) => void = () => {},
-): Promise<SseMessage[]> {
-  const all: SseMessage[] = []
-  for await (const m of sseMessages(res)) {
-    all.push(m)
-    onMessage(m)
-  }
-  return all
 }
 
 /** One sample of a Prometheus text exposition: `name{labels}` (labels as written) -> value. */
