@@ -7,8 +7,7 @@ const service = await startService(readConfig(), { log })
 // A model that does not load (a missing or corrupt file) keeps the process up but not ready: /healthz
 // answers, /readyz is a 503 with the reason, generate is a 503 the edge fails over from. Exiting would only
 // turn a bad file into a restart loop, with the reason scrolled away in the logs.
-service.ready.catch((err: unknown) => {
-  service.state.failure = err instanceof Error ? err.message : String(err)
+service.ready.catch(() => {
   console.error(`[backend] model loading failed: ${service.state.failure}`)
 })
 for (const signal of ['SIGINT', 'SIGTERM'] as const)

@@ -70,7 +70,11 @@ export async function startService(cfg: ServiceConfig, opts: StartOptions = {}):
     }
     state.ready = true
     log('ready')
-  })()
+  })().catch((err: unknown) => {
+    // Not ready, and /readyz says why (the error names the file); the caller decides whether to stay up.
+    state.failure = err instanceof Error ? err.message : String(err)
+    throw err
+  })
 
   return {
     url: `http://${host}:${port}`,

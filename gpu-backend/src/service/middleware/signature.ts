@@ -61,11 +61,5 @@ async function readBody(req: Request, maxBytes: number): Promise<Uint8Array> {
     }
     chunks.push(next.value)
   }
-  const body = new Uint8Array(size)
-  let at = 0
-  for (const chunk of chunks) {
-    body.set(chunk, at)
-    at += chunk.length
-  }
-  return body
+  return Buffer.concat(chunks, size)
 }
