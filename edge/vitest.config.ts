@@ -1,27 +1,15 @@
 // Edge tests run inside workerd (@cloudflare/vitest-plugin) against the root wrangler.toml with local R2, KV,
-// Durable Objects, rate limiting and Cache API. The GPU backend is the Node stand-in in test/edge-backend.
-import { cloudflareTest } from '@cloudflare/vitest-plugin'
+// Durable Objects, rate limiting and Cache API. The GPU backend is the Node stand-in in test/edge-backend
+// (ports 18788-18789; 18790: nothing listens).
 import { defineConfig } from 'vitest/config'
-
-const root = new URL('..', import.meta.url).pathname
-
-const backends = [18788, 18789, 18790].map((p) => `http://127.0.0.1:${p}`).join(',') // 18790: nothing listens
+import { STAND_IN_PORTS } from '../test/edge-backend/stand-in.ts'
+import { edgeInWorkerd, root } from '../test/edge-backend/workerd.ts'
 
 export default defineConfig({
   plugins: [
-    cloudflareTest({
-      wrangler: { configPath: `${root}wrangler.toml` },
-      miniflare: {
-        bindings: {
-          BACKEND_URLS: backends,
-          BACKEND_SECRET: 'test-secret-for-the-stand-in-backend',
-          BACKEND_TIMEOUT_MS: '1500',
-          TIER_LIMITS: JSON.stringify({
-            free: { burst: 10, daily: 1000, read: 300 },
-            pro: { burst: 60, daily: 3, read: 3000 },
-          }),
-        },
-      },
+    edgeInWorkerd({
+      standInPorts: STAND_IN_PORTS,
+      tierLimits: { free: { burst: 10, daily: 1000, read: 300 }, pro: { burst: 60, daily: 3, read: 3000 } },
     }),
   ],
   root,

@@ -5,13 +5,10 @@
 // Limits differ from production on purpose: the read limits and the generation burst limits are far above what the
 // tests send, so a 429 never masks a validation answer or the exact daily quota (free: 10 a day, pro: 3 a day),
 // which is what load.test.ts and security.test.ts exhaust.
-import { cloudflareTest } from '@cloudflare/vitest-plugin'
 import { defineConfig } from 'vitest/config'
-
-const root = new URL('../..', import.meta.url).pathname
+import { edgeInWorkerd, root } from '../edge-backend/workerd.ts'
 
 const standInPorts = [18810, 18811]
-const backends = [...standInPorts, 18812].map((p) => `http://127.0.0.1:${p}`).join(',')
 
 const BURST = 10_000
 const READ = 1_000_000
@@ -23,24 +20,17 @@ const limit = (namespace_id: string, limit: number) => ({
 
 export default defineConfig({
   plugins: [
-    cloudflareTest({
-      wrangler: { configPath: `${root}wrangler.toml` },
-      miniflare: {
-        bindings: {
-          BACKEND_URLS: backends,
-          BACKEND_SECRET: 'test-secret-for-the-stand-in-backend',
-          BACKEND_TIMEOUT_MS: '1500',
-          TIER_LIMITS: JSON.stringify({
-            free: { burst: BURST, daily: 10, read: READ },
-            pro: { burst: BURST, daily: 3, read: READ },
-          }),
-        },
-        ratelimits: {
-          RL_FREE_GENERATE: limit('1001', BURST),
-          RL_PRO_GENERATE: limit('1002', BURST),
-          RL_FREE_READ: limit('1003', READ),
-          RL_PRO_READ: limit('1004', READ),
-        },
+    edgeInWorkerd({
+      standInPorts,
+      tierLimits: {
+        free: { burst: BURST, daily: 10, read: READ },
+        pro: { burst: BURST, daily: 3, read: READ },
+      },
+      ratelimits: {
+        RL_FREE_GENERATE: limit('1001', BURST),
+        RL_PRO_GENERATE: limit('1002', BURST),
+        RL_FREE_READ: limit('1003', READ),
+        RL_PRO_READ: limit('1004', READ),
       },
     }),
   ],

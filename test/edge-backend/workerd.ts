@@ -1,0 +1,35 @@
+// The Worker as the edge suites run it: in workerd (@cloudflare/vitest-plugin) from the root wrangler.toml, with
+// local R2, KV, Durable Objects, rate limiting and Cache API, and its backend pool pointed at the stand-in's ports
+// plus one port where nothing listens (so failover is always exercised).
+import { cloudflareTest } from '@cloudflare/vitest-plugin'
+import { STAND_IN_SECRET } from './stand-in.ts'
+
+/** A `[[ratelimits]]` binding, as Miniflare takes it. */
+type RateLimitBinding = { namespace_id: string; simple: { limit: number; period?: 10 | 60 } }
+
+export interface EdgeUnderTest {
+  /** Where the suite's stand-in listens (also `test.provide.standInPorts`). */
+  standInPorts: readonly number[]
+  /** TIER_LIMITS: per tier burst, daily and read. */
+  tierLimits: Record<'free' | 'pro', { burst: number; daily: number; read: number }>
+  /** Rate-limit bindings other than wrangler.toml's. */
+  ratelimits?: Record<string, RateLimitBinding>
+}
+
+export const root = new URL('../..', import.meta.url).pathname
+
+export function edgeInWorkerd(o: EdgeUnderTest) {
+  const dead = Math.max(...o.standInPorts) + 1
+  return cloudflareTest({
+    wrangler: { configPath: `${root}wrangler.toml` },
+    miniflare: {
+      bindings: {
+        BACKEND_URLS: [...o.standInPorts, dead].map((p) => `http://127.0.0.1:${p}`).join(','),
+        BACKEND_SECRET: STAND_IN_SECRET,
+        BACKEND_TIMEOUT_MS: '1500',
+        TIER_LIMITS: JSON.stringify(o.tierLimits),
+      },
+      ...(o.ratelimits ? { ratelimits: o.ratelimits } : {}),
+    },
+  })
+}
