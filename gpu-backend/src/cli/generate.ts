@@ -54,48 +54,41 @@ export async function generateCommand(o: GenerateCommandOptions): Promise<string
     cliProgress.Presets.shades_classic,
   )
   const started = new Map<PipelineStage, cliProgress.SingleBar>()
-  try {
-    const res = await generate(
-      model,
-      {
-        ...o.size,
-        images: Array.from({ length: o.n }, (_, i) => ({
-          seed: seed + i,
-          prompt: o.prompt,
-          negativePrompt: o.negativePrompt,
-          format,
-        })),
-        priorSteps: o.priorSteps ?? d.prior_steps,
-        priorGuidance: o.priorGuidance ?? d.prior_guidance,
-        decoderSteps: o.decoderSteps ?? d.decoder_steps,
-        decoderGuidance: o.decoderGuidance ?? d.decoder_guidance,
+  const res = await generate(
+    model,
+    {
+      ...o.size,
+      images: Array.from({ length: o.n }, (_, i) => ({
+        seed: seed + i,
+        prompt: o.prompt,
+        negativePrompt: o.negativePrompt,
+        format,
+      })),
+      priorSteps: o.priorSteps ?? d.prior_steps,
+      priorGuidance: o.priorGuidance ?? d.prior_guidance,
+      decoderSteps: o.decoderSteps ?? d.decoder_steps,
+      decoderGuidance: o.decoderGuidance ?? d.decoder_guidance,
+    },
+    {
+      onStep: ({ stage, step, steps }) => {
+        // Bars draw only on a terminal; elsewhere (logs, CI) one line per finished stage.
+        if (!process.stderr.isTTY) {
+          if (step === steps) console.error(`${STAGE_LABELS[stage]} ${steps}/${steps}`)
+          return
+        }
+        let bar = started.get(stage)
+        if (!bar) {
+          bar = bars.create(steps, 0, { stage: STAGE_LABELS[stage] })
+          started.set(stage, bar)
+        }
+        bar.update(step)
       },
-      {
-        onStep: ({ stage, step, steps }) => {
-          // Bars draw only on a terminal; elsewhere (logs, CI) one line per finished stage.
-          if (!process.stderr.isTTY) {
-            if (step === steps) console.error(`${STAGE_LABELS[stage]} ${steps}/${steps}`)
-            return
-          }
-          let bar = started.get(stage)
-          if (!bar) {
-            bar = bars.create(steps, 0, { stage: STAGE_LABELS[stage] })
-            started.set(stage, bar)
-          }
-          bar.update(step)
-        },
-      },
-    )
-    bars.stop()
-    const paths = outputPaths(o.out, o.n)
-    paths.forEach((p, i) => {
-      writeFileSync(p, res.encoded[i] as Uint8Array)
-    })
-    console.log(
-      `wrote ${paths.join(', ')} (${model.id}, seed ${seed}${o.n > 1 ? `..${seed + o.n - 1}` : ''})`,
-    )
-    return paths
-  } finally {
-    bars.stop()
-  }
+    },
+  ).finally(() => bars.stop())
+  const paths = outputPaths(o.out, o.n)
+  paths.forEach((p, i) => {
+    writeFileSync(p, res.encoded[i] as Uint8Array)
+  })
+  console.log(`wrote ${paths.join(', ')} (${model.id}, seed ${seed}${o.n > 1 ? `..${seed + o.n - 1}` : ''})`)
+  return paths
 }
