@@ -140,12 +140,18 @@ describe('cascade convert', () => {
     await cascade('convert', '--family', 'stable-cascade', '--from', from, '--out', out)
     const m = Manifest.parse(JSON.parse(readFileSync(join(out, 'manifest.json'), 'utf8')))
     expect(m.settings.stage_a_scale).toBe(0.43)
+    // Each graph with its weights beside it as external data.
     expect(m.files.map((f) => f.path).sort()).toEqual([
       'stage_a_decoder.onnx',
+      'stage_a_decoder.onnx.data',
       'stage_a_encoder.onnx',
+      'stage_a_encoder.onnx.data',
       'stage_b.onnx',
+      'stage_b.onnx.data',
       'stage_c.onnx',
+      'stage_c.onnx.data',
       'text_encoder.onnx',
+      'text_encoder.onnx.data',
       'tokenizer/merges.txt',
       'tokenizer/vocab.json',
     ])

@@ -6,9 +6,10 @@ import { runFloat32 } from '../runtime/session.ts'
 import { encodeImage, toRgb8 } from './image.ts'
 import { type LatentSizes, latentSizes } from './latents.ts'
 import type { LoadedModel } from './model.ts'
-import { type NoiseSource, seededNoise } from './noise.ts'
+import type { NoiseSource } from './noise.ts'
+import { threadNoise } from './noise-thread.ts'
 import { sampleStage, usesGuidance } from './sample.ts'
-import { type HostTensor, outputOf, sliceBatch, zeros } from './tensor.ts'
+import { type DiffusionStage, type HostTensor, outputOf, sliceBatch, zeros } from './tensor.ts'
 import { stageConditioning, type TextEncoders, type TextStates } from './text.ts'
 
 export interface ImageSpec {
@@ -47,7 +48,7 @@ export interface StepEvent {
 export interface GenerateOptions {
   signal?: AbortSignal
   onStep?: (e: StepEvent) => void
-  /** Default: Philox noise from each image's seed. */
+  /** Default: Philox noise from each image's seed, computed on the noise thread. */
   noise?: NoiseSource
   /** Default: the model's text encoders. */
   text?: TextEncoders
@@ -84,12 +85,16 @@ export async function generate(
   const sizes = opts.latents ?? latentSizes(model.manifest.family, req.width, req.height)
   const text = opts.text ?? model.text
   validate(req, groups, sizes, text)
-  const noise = opts.noise ?? seededNoise(req.images.map((i) => i.seed))
+  const noise = opts.noise ?? threadNoise(req.images.map((i) => i.seed))
   const settings = model.manifest.settings
   const timings: Timings = { text: 0, stage_c: 0, stage_b: 0, stage_a: 0, encode: 0 }
   const clock = (phase: keyof Timings, since: number) => {
     timings[phase] += performance.now() - since
   }
+  // Both stages' starting noise depends on the seeds alone: asked for now, a noise thread computes it while the
+  // text encoder and Stage C run.
+  const shapes = { c: [batch, PRIOR_CHANNELS, ...sizes.c], b: [batch, DECODER_CHANNELS, ...sizes.b] }
+  const start = { c: ask(noise, 'c', shapes.c), b: ask(noise, 'b', shapes.b) }
   const prompts = req.images.map((i) => i.prompt)
   const negatives = req.images.map((i) => i.negativePrompt)
 
@@ -116,7 +121,8 @@ export async function generate(
     stage: 'c',
     session: model.stages.c,
     sampler: model.samplers.c,
-    shape: [batch, PRIOR_CHANNELS, ...sizes.c],
+    shape: shapes.c,
+    start: start.c,
     steps: req.priorSteps,
     guidance: req.priorGuidance,
     groups,
@@ -136,7 +142,8 @@ export async function generate(
     stage: 'b',
     session: model.stages.b,
     sampler: model.samplers.b,
-    shape: [batch, DECODER_CHANNELS, ...sizes.b],
+    shape: shapes.b,
+    start: start.b,
     steps: req.decoderSteps,
     guidance: req.decoderGuidance,
     groups,
@@ -185,6 +192,13 @@ function parameters(model: LoadedModel, req: GenerateRequest, image: ImageSpec):
     decoder_guidance: String(req.decoderGuidance),
     Software: 'cascade-edge',
   }
+}
+
+/** The first draw of a stage, its failure left to whoever awaits it (an earlier failure must not go unhandled). */
+function ask(noise: NoiseSource, stage: DiffusionStage, shape: readonly number[]): Promise<Float32Array> {
+  const p = Promise.resolve(noise.draw(stage, 0, shape))
+  p.catch(() => {})
+  return p
 }
 
 function rows(states: TextStates, start: number, end: number): TextStates {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { philox4x32, philoxNormals, seededNoise } from './noise.ts'
+import { threadNoise } from './noise-thread.ts'
 
 const hex = (w: Uint32Array) => Array.from(w, (v) => v.toString(16).padStart(8, '0'))
 
@@ -47,5 +48,20 @@ describe('seeded noise', () => {
     expect(seededNoise([7]).draw('c', 3, [1, 2, 3, 5])).not.toEqual(alone)
     expect(seededNoise([7]).draw('b', 4, [1, 2, 3, 5])).not.toEqual(alone)
     expect(seededNoise([7]).draw('b', 3, [1, 2, 3, 5])).toEqual(alone)
+  })
+})
+
+describe('noise on the noise thread', () => {
+  it('draws exactly what seededNoise draws, for concurrent requests', async () => {
+    const shape = [2, 4, 16, 16]
+    const thread = threadNoise([3, 9])
+    const draws = await Promise.all([0, 1, 2].map((d) => thread.draw('b', d, shape)))
+    draws.forEach((z, d) => {
+      expect(z).toEqual(seededNoise([3, 9]).draw('b', d, shape))
+    })
+  })
+  it('rejects a draw whose batch does not match its seeds, and keeps serving', async () => {
+    await expect(threadNoise([1]).draw('c', 0, [2, 3])).rejects.toThrow('noise for 2 images, 1 seeds')
+    expect(await threadNoise([1]).draw('c', 0, [1, 3])).toEqual(seededNoise([1]).draw('c', 0, [1, 3]))
   })
 })

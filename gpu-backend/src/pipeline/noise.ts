@@ -8,7 +8,15 @@
 import type { DiffusionStage } from './tensor.ts'
 
 export interface NoiseSource {
-  /** Standard-normal tensor of `shape` (batch first) for one draw of one stage. */
+  /**
+   * Standard-normal tensor of `shape` (batch first) for one draw of one stage. A source may compute it elsewhere
+   * (noise-thread.ts): the sampling loop asks for a step's noise before the model call that precedes its use.
+   */
+  draw(stage: DiffusionStage, draw: number, shape: readonly number[]): Float32Array | Promise<Float32Array>
+}
+
+/** A source that computes each draw on the calling thread. */
+export interface HostNoiseSource extends NoiseSource {
   draw(stage: DiffusionStage, draw: number, shape: readonly number[]): Float32Array
 }
 
@@ -89,7 +97,7 @@ export function philoxNormals(seed: number, stage: DiffusionStage, draw: number,
 }
 
 /** Image i of the batch draws from its own seed. */
-export function seededNoise(seeds: readonly number[]): NoiseSource {
+export function seededNoise(seeds: readonly number[]): HostNoiseSource {
   return {
     draw(stage, draw, shape) {
       const [batch = 0, ...rest] = shape

@@ -20,6 +20,8 @@ export interface StageRun {
   cond: Record<string, HostTensor>
   uncond?: Record<string, HostTensor>
   noise: NoiseSource
+  /** The stage's first draw when it was asked for earlier (else drawn here). */
+  start?: Promise<Float32Array>
   signal?: AbortSignal
   onStep?: (step: number, steps: number) => void
 }
@@ -42,10 +44,14 @@ export async function sampleStage(o: StageRun): Promise<HostTensor> {
     Object.entries(o.cond).map(([name, t]) => [name, guided ? concatBatch(t, o.uncond?.[name] ?? t) : t]),
   )
   const times = o.sampler.timesteps(o.steps)
-  let x = o.noise.draw(o.stage, 0, o.shape)
+  let x = await (o.start ?? o.noise.draw(o.stage, 0, o.shape))
   let output = x
   for (let i = 0; i < o.steps; i++) {
     await checkpoint(o.signal)
+    // Asked for before the model call, so a source on another thread computes it meanwhile.
+    const noise = Promise.resolve(o.noise.draw(o.stage, i + 1, o.shape))
+    noise.catch(() => {}) // a failed model call leaves it unawaited; its own failure surfaces at the await below
+
     const t = times[i] as number
     const rows = guided ? 2 * batch : batch
     const xt: HostTensor = { data: x, dims: [...o.shape] }
@@ -56,7 +62,7 @@ export async function sampleStage(o: StageRun): Promise<HostTensor> {
     })
     const eps = outputOf(out, 'eps').data
     const pred = guided ? guide(o.sampler, eps, batch * per, per, o.groups, o.guidance) : eps
-    const next = o.sampler.step(pred, t, times[i + 1] as number, x, o.noise.draw(o.stage, i + 1, o.shape))
+    const next = o.sampler.step(pred, t, times[i + 1] as number, x, await noise)
     x = next.x
     output = next.output
     o.onStep?.(i + 1, o.steps)

@@ -11,6 +11,8 @@
 //   JOB_TIMEOUT_MS a job not finished this long after it arrived fails with 504 backend_timeout (default 300000)
 //   VERIFY_SHA256  "1": hash every model file against manifest.json at startup (sizes are always checked)
 //   ORT_CUDA       "0" keeps onnxruntime on the CPU; otherwise CUDA is tried first (default)
+//   ORT_THREADS    onnxruntime's intra-op threads per model call (default 0: onnxruntime's choice, one per physical
+//                  core). On a small CPU, 1 runs tiny graphs faster and large ones slower (bench/results.md)
 
 export interface ServiceConfig {
   port: number
@@ -23,6 +25,8 @@ export interface ServiceConfig {
   jobTimeoutMs: number
   preferCuda: boolean
   verifySha256: boolean
+  /** onnxruntime intra-op threads; 0 or absent: onnxruntime's default. */
+  intraOpThreads?: number
 }
 
 function int(env: Record<string, string | undefined>, name: string, fallback: number, min: number): number {
@@ -53,5 +57,6 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     jobTimeoutMs: int(env, 'JOB_TIMEOUT_MS', 300_000, 1),
     preferCuda: env.ORT_CUDA !== '0',
     verifySha256: env.VERIFY_SHA256 === '1',
+    intraOpThreads: int(env, 'ORT_THREADS', 0, 0),
   }
 }

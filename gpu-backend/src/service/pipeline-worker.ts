@@ -15,7 +15,11 @@ const init = workerData as WorkerInit
 const runs = new Map<number, AbortController>()
 
 try {
-  const model = await loadModel(init.dir, { preferCuda: init.preferCuda, verifySha256: init.verifySha256 })
+  const model = await loadModel(init.dir, {
+    preferCuda: init.preferCuda,
+    verifySha256: init.verifySha256,
+    ...(init.intraOpThreads ? { intraOpThreads: init.intraOpThreads } : {}),
+  })
   post({
     type: 'loaded',
     id: model.id,

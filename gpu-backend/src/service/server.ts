@@ -51,6 +51,7 @@ export async function startService(cfg: ServiceConfig, opts: StartOptions = {}):
         dir,
         preferCuda: cfg.preferCuda,
         verifySha256: cfg.verifySha256,
+        ...(cfg.intraOpThreads ? { intraOpThreads: cfg.intraOpThreads } : {}),
       })
       workers.push(model)
       if (state.models.has(model.id))

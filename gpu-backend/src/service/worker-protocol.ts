@@ -9,6 +9,7 @@ export interface WorkerInit {
   preferCuda: boolean
   /** Hash every model file against the manifest before loading (sizes are always checked). */
   verifySha256: boolean
+  intraOpThreads?: number
 }
 
 export type ToWorker =
