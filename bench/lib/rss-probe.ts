@@ -8,6 +8,7 @@ import { loadModel } from '../../gpu-backend/src/pipeline/model.ts'
 const [dir, size] = [process.argv[2] as string, Number(process.argv[3])]
 const before = process.memoryUsage().rss
 const model = await loadModel(dir)
+const loaded = process.memoryUsage().rss
 const graphBytes = model.manifest.files
   .filter((f) => !/\.(json|txt)$/.test(f.path)) // the graphs and their external data, not the tokenizers
   .reduce((n, f) => n + statSync(join(dir, f.path)).size, 0)
@@ -21,4 +22,5 @@ await generate(model, {
   decoderGuidance: 1.1,
 })
 // maxRSS: the process's peak resident set, in KiB.
-console.log(JSON.stringify({ before, peak: process.resourceUsage().maxRSS * 1024, graphBytes }))
+console.log(JSON.stringify({ before, loaded, peak: process.resourceUsage().maxRSS * 1024, graphBytes }))
+process.exit(0)

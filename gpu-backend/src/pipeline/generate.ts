@@ -162,17 +162,18 @@ export async function generate(
   clock('stage_a', t0)
   opts.onStep?.({ stage: 'a', step: 1, steps: 1 })
 
-  // 6. Encode the images.
+  // 6. Encode the images, all at once: sharp encodes on libuv's thread pool, one image per thread.
   t0 = performance.now()
-  const encoded: (Uint8Array | undefined)[] = []
-  for (const [i, image] of req.images.entries()) {
-    const format = image.format
-    opts.signal?.throwIfAborted()
-    encoded.push(
-      format ? await encodeImage(toRgb8(decoded, i), format, parameters(model, req, image)) : undefined,
-    )
-    if (format) opts.onStep?.({ stage: 'encode', step: i + 1, steps: batch })
-  }
+  opts.signal?.throwIfAborted()
+  let done = 0
+  const encoded = await Promise.all(
+    req.images.map(async (image, i) => {
+      if (!image.format) return undefined
+      const bytes = await encodeImage(toRgb8(decoded, i), image.format, parameters(model, req, image))
+      opts.onStep?.({ stage: 'encode', step: ++done, steps: batch })
+      return bytes
+    }),
+  )
   clock('encode', t0)
   return { prior, decoder, decoded, encoded, timings }
 }
