@@ -2,7 +2,10 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import type { Graph } from '../../gpu-backend/src/compiler/onnx/graph.ts'
+import { onnx } from '../../gpu-backend/src/compiler/onnx/proto.ts'
 import { SafetensorsFile } from '../../gpu-backend/src/compiler/weights/safetensors.ts'
+import type { StateDict } from '../../gpu-backend/src/compiler/weights/state-dict.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
 export const GOLDEN_DIR = resolve(process.env.GOLDEN_DIR ?? join(here, '..', 'golden'))
@@ -70,3 +73,22 @@ export function timeEmbeddingTable(cR: number): { timeFreqs?: Float32Array; tole
   const bits = Uint32Array.from(t.freqs_float32_bits_hex, (h) => Number.parseInt(h, 16))
   return { timeFreqs: new Float32Array(bits.buffer), tolerance: 2e-5 }
 }
+
+/** Bytes of a checkpoint's tensors (those whose key matches) as float32: what a graph compiled from it should
+ * store, each weight once. */
+export function checkpointBytes(sd: StateDict, key: RegExp = /./): number {
+  return sd
+    .keys()
+    .filter((k) => key.test(k))
+    .reduce((n, k) => n + 4 * (sd.shapeOf(k) ?? []).reduce((a, b) => a * b, 1), 0)
+}
+
+/** Bytes of a graph's initializers whose name matches, read back from the serialized model. */
+export function storedBytes(g: Graph, name: RegExp): number {
+  return (onnx.ModelProto.decode(g.serialize()).graph?.initializer ?? [])
+    .filter((t) => name.test(t.name ?? ''))
+    .reduce((n, t) => n + (t.rawData?.length ?? 0), 0)
+}
+
+/** Room for the small constants (shapes, scalars) a graph adds to its checkpoint's weights. */
+export const GRAPH_CONSTANT_BYTES = 4096

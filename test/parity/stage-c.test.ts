@@ -6,7 +6,15 @@ import { buildStageC, stageCConfig } from '../../gpu-backend/src/compiler/models
 import { SafetensorsFile } from '../../gpu-backend/src/compiler/weights/safetensors.ts'
 import { StateDict } from '../../gpu-backend/src/compiler/weights/state-dict.ts'
 import { createSession, floatTensor } from '../../gpu-backend/src/runtime/session.ts'
-import { goldenExists, goldenPath, readCase, relErr, timeEmbeddingTable } from './golden.ts'
+import {
+  checkpointBytes,
+  goldenExists,
+  goldenPath,
+  readCase,
+  relErr,
+  storedBytes,
+  timeEmbeddingTable,
+} from './golden.ts'
 
 // Forward passes: 2e-5 relative with the recorded torch time-embedding table, 5e-4 without (golden README).
 const cases = readdirSync(goldenPath('cases')).filter((f) => f.startsWith('stage_c_fwd'))
@@ -27,6 +35,20 @@ async function run(weights: string, casePath: string, outputName: string, fused:
 
 describe('Stage C parity', () => {
   it('finds golden cases', () => expect(cases.length).toBeGreaterThan(0))
+  it("stores attention weights once (the condition tokens' keys and values reuse in_proj)", () => {
+    const attention = /\.attention\.attn\./
+    for (const fused of [true, false]) {
+      const sd = StateDict.fromSafetensors([
+        SafetensorsFile.open(goldenPath('weights/stage_c_tiny.safetensors')),
+      ])
+      const bytes = checkpointBytes(sd, attention)
+      expect(bytes).toBeGreaterThan(0)
+      const g = buildStageC(sd, stageCConfig(sd, readConfigFile(goldenPath('configs/stage_c_tiny.json'))), {
+        fused,
+      })
+      expect(storedBytes(g, attention)).toBe(bytes)
+    }
+  })
   for (const f of cases)
     for (const fused of [true, false])
       it(`${f} (${fused ? 'fused' : 'plain'})`, async () => {

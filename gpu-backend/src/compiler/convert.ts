@@ -91,13 +91,21 @@ export interface StageFiles {
 }
 
 /** File stem of each stage in the original layout (also what make-tiny writes). */
-export const SOURCE_STEM: Record<StageId, string> = {
+const SOURCE_STEM: Record<StageId, string> = {
   text: 'text_encoder',
   text_2: 'text_encoder_2',
   c: 'stage_c',
   b: 'stage_b',
   a: 'stage_a',
 }
+
+/** `_lite` where the lite variant has checkpoints of its own (Stage C and B), else nothing. */
+const liteSuffix = (stage: StageId, variant: string) =>
+  variant === 'lite' && (stage === 'c' || stage === 'b') ? '_lite' : ''
+
+/** File stem of a stage's original checkpoint, e.g. `stage_c_lite`. */
+export const sourceStem = (stage: StageId, variant: string) =>
+  `${SOURCE_STEM[stage]}${liteSuffix(stage, variant)}`
 const DIFFUSERS_DIR: Record<StageId, string> = {
   text: 'text_encoder',
   text_2: 'text_encoder_2',
@@ -117,12 +125,12 @@ const TOKENIZER_FILES = ['vocab.json', 'merges.txt', 'special_tokens_map.json', 
  * decoder repo's, renamed `text_encoder_2/` + `tokenizer_2/` (CLIP-H).
  */
 export function locateStageFiles(from: string, stage: StageId, variant: string): StageFiles {
-  const lite = variant === 'lite' && (stage === 'c' || stage === 'b') ? '_lite' : ''
-  const SC_ROOT = SOURCE_STEM
-  for (const name of [`${SC_ROOT[stage]}${lite}.safetensors`, `${SC_ROOT[stage]}${lite}_bf16.safetensors`]) {
+  const stem = sourceStem(stage, variant)
+  const lite = liteSuffix(stage, variant)
+  for (const name of [`${stem}.safetensors`, `${stem}_bf16.safetensors`]) {
     const p = join(from, name)
     if (existsSync(p)) {
-      const cfg = join(from, `${SC_ROOT[stage]}${lite}.json`)
+      const cfg = join(from, `${stem}.json`)
       return { weights: [p], ...(existsSync(cfg) ? { config: cfg } : {}) }
     }
   }
@@ -139,7 +147,7 @@ export function locateStageFiles(from: string, stage: StageId, variant: string):
     }
   }
   throw new Error(
-    `no ${variant} stage ${stage} checkpoint in ${from} (looked for ${SC_ROOT[stage]}${lite}[_bf16].safetensors and ${DIFFUSERS_DIR[stage]}${lite}/)`,
+    `no ${variant} stage ${stage} checkpoint in ${from} (looked for ${stem}[_bf16].safetensors and ${DIFFUSERS_DIR[stage]}${lite}/)`,
   )
 }
 

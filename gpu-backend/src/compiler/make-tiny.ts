@@ -3,7 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { byteLevelVocab } from '../text/byte-level.ts'
-import { convertModel, type Progress, SOURCE_STEM, TOKENIZER_DIR } from './convert.ts'
+import { convertModel, type Progress, sourceStem, TOKENIZER_DIR } from './convert.ts'
 import type { Family, Manifest } from './manifest.ts'
 import type { Kwargs } from './models/config.ts'
 import { familyStages, type StageId, stageSpec } from './stages.ts'
@@ -181,14 +181,16 @@ export async function makeTiny(o: MakeTinyOptions): Promise<Manifest> {
   const rand = rng(o.seed ?? 0)
   const src = join(o.outDir, 'checkpoints')
   mkdirSync(src, { recursive: true })
+  const variant = o.variant ?? 'tiny'
   for (const stage of familyStages(o.family)) {
+    const stem = sourceStem(stage, variant)
     const kwargs = { ...tinyConfig(o.family, stage), ...o.configs?.[stage] }
     const tensors = randomCheckpoint(o.family, stage, kwargs, rand)
-    writeSafetensors(join(src, `${SOURCE_STEM[stage]}.safetensors`), tensors, {
+    writeSafetensors(join(src, `${stem}.safetensors`), tensors, {
       format: 'pt',
       generator: 'cascade make-tiny',
     })
-    writeFileSync(join(src, `${SOURCE_STEM[stage]}.json`), `${JSON.stringify({ kwargs }, null, 1)}\n`)
+    writeFileSync(join(src, `${stem}.json`), `${JSON.stringify({ kwargs }, null, 1)}\n`)
     const tokenizer = TOKENIZER_DIR[stage]
     if (tokenizer) {
       mkdirSync(join(src, tokenizer), { recursive: true })
@@ -200,7 +202,7 @@ export async function makeTiny(o: MakeTinyOptions): Promise<Manifest> {
     family: o.family,
     from: src,
     outDir: o.outDir,
-    variant: o.variant ?? 'tiny',
+    variant,
     randomWeights: true,
     ...(o.progress ? { progress: o.progress } : {}),
   })

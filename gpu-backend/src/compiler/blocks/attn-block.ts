@@ -42,18 +42,12 @@ export function attnBlock(
   let k: Value
   let v: Value
   if (g.fused) {
-    // One packed projection for the image tokens, one for the condition tokens' keys and values.
-    const [qt, kt, vt] = chunk(g, linear(g, tokens, inW, inB, `${name}.attention.attn.in_proj`), 3, 2) as [
-      Value,
-      Value,
-      Value,
-    ]
-    const [kc, vc] = chunk(
-      g,
-      linear(g, kvm, rows(inW, c, 3 * c), rows(inB, c, 3 * c), `${name}.attention.attn.in_proj_kv`),
-      2,
-      2,
-    ) as [Value, Value]
+    // The packed projection, once for the image tokens and once for the condition tokens (whose queries are
+    // dropped: computing them is cheaper than storing k and v rows of the weight a second time).
+    const inProj = (t: Value) =>
+      chunk(g, linear(g, t, inW, inB, `${name}.attention.attn.in_proj`), 3, 2) as [Value, Value, Value]
+    const [qt, kt, vt] = inProj(tokens)
+    const [, kc, vc] = inProj(kvm)
     q = qt
     k = concat(g, [kt, kc], 1)
     v = concat(g, [vt, vc], 1)

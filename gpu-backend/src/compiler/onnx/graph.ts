@@ -75,6 +75,7 @@ export class Graph {
   private readonly used = new Set<string>()
   private readonly constCache = new Map<string, Value>()
   private readonly memoCache = new Map<string, Value>()
+  private readonly weights = new Map<string, { value: Value; dims: number[] }>()
 
   readonly dtype: GraphDtype
   /** Use fused kernels and host-side folding; false builds the plain graph (the benchmark's baseline). */
@@ -155,8 +156,24 @@ export class Graph {
     return { name: unique, type }
   }
 
-  /** Float weights in the graph's compute type (fp32 or fp16), produced lazily as float32. */
+  /**
+   * Float weights in the graph's compute type (fp32 or fp16), produced lazily as float32. A name is one tensor:
+   * a module applied more than once (Stage B's block_repeat) gets the initializer of its first use, not a copy.
+   */
   weight(name: string, dims: number[], data: () => Float32Array, type: ElemType = this.floatType): Value {
+    const key = `${type}:${name}`
+    const hit = this.weights.get(key)
+    if (hit) {
+      if (`${hit.dims}` !== `${dims}`)
+        throw new Error(`weight ${name} used as [${hit.dims}] and as [${dims}]`)
+      return hit.value
+    }
+    const value = this.floatInitializer(name, dims, data, type)
+    this.weights.set(key, { value, dims })
+    return value
+  }
+
+  private floatInitializer(name: string, dims: number[], data: () => Float32Array, type: ElemType): Value {
     return this.initializer(name, dims, type, () => {
       const f = data()
       return type === 'float16' ? bytesOf(toFloat16Bits(f)) : bytesOf(f)
@@ -168,7 +185,7 @@ export class Graph {
     const key = `${type}:${dims}:${values}`
     const hit = this.constCache.get(key)
     if (hit) return hit
-    const v = this.weight(`const_${type}`, dims, () => Float32Array.from(values), type)
+    const v = this.floatInitializer(`const_${type}`, dims, () => Float32Array.from(values), type)
     this.constCache.set(key, v)
     return v
   }
