@@ -3,33 +3,20 @@
 //   noise     the same generation with its noise drawn on the pipeline thread / on the noise thread (the default)
 //   CFG       Stage C with guidance as one batch-2 run per step vs two batch-1 runs (2 × the no-guidance time)
 //   memory    peak RSS of a fresh process that loads the model and generates / bytes of its graphs (≤ 1.25), and
-//             what loading alone keeps resident, on the mid-size model
+//             what loading alone keeps resident, on the mid-size model (and on Stable Cascade lite at its released
+//             sizes with BENCH_LITE=1)
 // Tiny models are measured twice: with onnxruntime's default threads (every core inside session.run) and with one
 // intra-op thread, which leaves the host a core the way a GPU does: there the noise thread has room to work.
-// Every session.run is timed by wrapping onnxruntime's InferenceSession.prototype.run (benchmark only).
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { type GenerateRequest, generate } from '../gpu-backend/src/pipeline/generate.ts'
 import { type LoadedModel, loadModel } from '../gpu-backend/src/pipeline/model.ts'
 import { seededNoise } from '../gpu-backend/src/pipeline/noise.ts'
-import { ort } from '../gpu-backend/src/runtime/session.ts'
-import { benchModels } from './lib/models.ts'
+import { type BenchModel, benchModels } from './lib/models.ts'
 import { median, type Ratio, report } from './lib/report.ts'
+import { timeRuns } from './lib/run-timer.ts'
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 7)
-
-let inRun = 0
-// InferenceSession is typed as a factory; at run time it is the class whose instances the pipeline uses.
-const proto = (ort.InferenceSession as unknown as { prototype: ort.InferenceSession }).prototype
-const run = proto.run
-proto.run = async function (this: ort.InferenceSession, ...args: Parameters<typeof run>) {
-  const t0 = performance.now()
-  try {
-    return await run.apply(this, args)
-  } finally {
-    inRun += performance.now() - t0
-  }
-} as typeof run
 
 const ratios: Ratio[] = []
 const mb = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`
@@ -54,11 +41,9 @@ async function overhead(model: LoadedModel, size: number) {
   }
   for (let i = 0; i < RUNS; i++)
     for (const side of ['thread', 'host'] as const) {
-      inRun = 0
-      const t0 = performance.now()
-      await generate(model, req, side === 'host' ? { noise: seededNoise([7]) } : {})
-      sides[side].wall.push(performance.now() - t0)
-      sides[side].run.push(inRun)
+      const t = await timeRuns(() => generate(model, req, side === 'host' ? { noise: seededNoise([7]) } : {}))
+      sides[side].wall.push(t.wall)
+      sides[side].run.push(t.run)
     }
   const m = (side: 'thread' | 'host') => ({ wall: median(sides[side].wall), run: median(sides[side].run) })
   return { thread: m('thread'), host: m('host') }
@@ -84,7 +69,8 @@ function overheadRatios(label: string, size: number, o: Awaited<ReturnType<typeo
   )
 }
 
-for (const m of await benchModels()) {
+/** Overhead, noise and CFG of one model, in this process. */
+async function speed(m: BenchModel): Promise<void> {
   const model = await loadModel(m.dir)
   await generate(model, request(m.size, 4, 'png')) // warm-up: first runs allocate arenas and cache the text states
   overheadRatios(m.label, m.size, await overhead(model, m.size))
@@ -108,9 +94,11 @@ for (const m of await benchModels()) {
     const oneThread = await loadModel(m.dir, { intraOpThreads: 1 })
     await generate(oneThread, request(m.size, 4))
     overheadRatios(`${m.label}, one onnxruntime thread`, m.size, await overhead(oneThread, m.size))
-    // A tiny model's graphs (1–4 MiB) are dwarfed by the Node process itself: memory is measured on mid-size ones.
-    continue
   }
+}
+
+/** Peak and loaded RSS of a fresh process that loads the model and generates once. */
+function memory(m: BenchModel): void {
   const probe = JSON.parse(
     execFileSync('tsx', [join(import.meta.dirname, 'lib', 'rss-probe.ts'), m.dir, String(m.size)], {
       encoding: 'utf8',
@@ -132,6 +120,12 @@ for (const m of await benchModels()) {
       detail: `${mb(probe.loaded - probe.before)} vs ${mb(probe.graphBytes)} (weights as external data, mapped by onnxruntime)`,
     },
   )
+}
+
+for (const m of await benchModels()) {
+  if (!m.memoryOnly) await speed(m)
+  // A tiny model's graphs (1–4 MiB) are dwarfed by the Node process itself: memory is measured on larger ones.
+  if (!m.label.startsWith('tiny')) memory(m)
 }
 report('pipeline', ratios)
 process.exit(0)

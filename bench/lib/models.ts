@@ -1,6 +1,8 @@
 // The model directories the pipeline benchmarks run on: random weights, real architecture (make-tiny), built
 // once into bench/out/models. "mid" is a Stable Cascade about 1/20 of the released Stage C's width per level,
-// large enough that model calls, not Node, dominate a step.
+// large enough that model calls, not Node, dominate a step. "lite" is Stable Cascade lite at the released sizes
+// (2.4 B parameters, 9.3 GB of fp32 graphs, about 12 minutes to build on 2 cores): only with BENCH_LITE=1, and only
+// for memory, since one generation at 1024² takes minutes on a CPU.
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { makeTiny } from '../../gpu-backend/src/compiler/make-tiny.ts'
@@ -13,6 +15,8 @@ export interface BenchModel {
   dir: string
   /** Image size the benchmarks generate at. */
   size: number
+  /** Too large to time on a CPU: measured for memory only. */
+  memoryOnly?: boolean
 }
 
 export const MID_SC: Partial<Record<StageId, Kwargs>> = {
@@ -32,10 +36,85 @@ export const MID_SC: Partial<Record<StageId, Kwargs>> = {
   a: { c_hidden: 64 },
 }
 
-const MODELS: { label: string; name: string; family: Family; size: number; configs?: typeof MID_SC }[] = [
+/** Stable Cascade lite as released (design notes 3.1, 4.1, 5.1 and the bigG text encoder; the tokenizer is make-tiny's). */
+export const LITE_SC: Partial<Record<StageId, Kwargs>> = {
+  text: {
+    hidden_size: 1280,
+    intermediate_size: 5120,
+    num_attention_heads: 20,
+    num_hidden_layers: 32,
+    projection_dim: 1280,
+  },
+  c: {
+    c_cond: 1536,
+    c_hidden: [1536, 1536],
+    nhead: [24, 24],
+    blocks: [
+      [4, 12],
+      [12, 4],
+    ],
+    c_clip_text: 1280,
+    c_clip_text_pooled: 1280,
+    c_clip_img: 768,
+  },
+  b: {
+    c_cond: 1280,
+    c_hidden: [320, 576, 1152, 1152],
+    nhead: [-1, 9, 18, 18],
+    blocks: [
+      [2, 4, 14, 4],
+      [4, 14, 4, 2],
+    ],
+    block_repeat: [
+      [1, 1, 1, 1],
+      [2, 2, 2, 2],
+    ],
+    c_clip: 1280,
+  },
+  a: {
+    levels: 2,
+    bottleneck_blocks: 12,
+    c_hidden: 384,
+    c_latent: 4,
+    codebook_size: 8192,
+    scale_factor: 0.43,
+  },
+}
+
+interface ModelSpec {
+  label: string
+  name: string
+  family: Family
+  size: number
+  configs?: Partial<Record<StageId, Kwargs>>
+  variant?: string
+  memoryOnly?: boolean
+}
+
+const MODELS: ModelSpec[] = [
   { label: 'tiny Würstchen v2', name: 'tiny-v2', family: 'wuerstchen-v2', size: 512 },
   { label: 'tiny Stable Cascade', name: 'tiny-sc', family: 'stable-cascade', size: 512 },
-  { label: 'mid Stable Cascade', name: 'mid-sc', family: 'stable-cascade', size: 512, configs: MID_SC },
+  {
+    label: 'mid Stable Cascade',
+    name: 'mid-sc',
+    family: 'stable-cascade',
+    size: 512,
+    configs: MID_SC,
+    variant: 'mid',
+  },
+  ...(process.env.BENCH_LITE === '1'
+    ? [
+        {
+          label: 'Stable Cascade lite (released sizes)',
+          name: 'lite-sc',
+          family: 'stable-cascade' as const,
+          size: 1024,
+          configs: LITE_SC,
+          variant: 'lite',
+          memoryOnly: true,
+        },
+      ]
+    : []),
 ]
 
 export async function benchModels(only?: (name: string) => boolean): Promise<BenchModel[]> {
@@ -48,9 +127,10 @@ export async function benchModels(only?: (name: string) => boolean): Promise<Ben
         family: m.family,
         outDir: dir,
         seed: 1,
-        ...(m.configs ? { configs: m.configs, variant: 'mid' } : {}),
+        ...(m.configs ? { configs: m.configs } : {}),
+        ...(m.variant ? { variant: m.variant } : {}),
       })
-    out.push({ label: m.label, dir, size: m.size })
+    out.push({ label: m.label, dir, size: m.size, ...(m.memoryOnly ? { memoryOnly: true } : {}) })
   }
   return out
 }
