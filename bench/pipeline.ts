@@ -4,7 +4,7 @@
 //   CFG       Stage C with guidance as one batch-2 run per step vs two batch-1 runs (2 × the no-guidance time)
 //   memory    peak RSS of a fresh process that loads the model and generates / bytes of its graphs (≤ 1.25), and
 //             what loading alone keeps resident, on the mid-size model (and on Stable Cascade lite at its released
-//             sizes with BENCH_LITE=1)
+//             sizes with BENCH_LITE=1), and what generating adds with onnxruntime's memory pattern on / off (off served)
 // Tiny models are measured twice: with onnxruntime's default threads (every core inside session.run) and with one
 // intra-op thread, which leaves the host a core the way a GPU does: there the noise thread has room to work.
 import { execFileSync } from 'node:child_process'
@@ -97,16 +97,28 @@ async function speed(m: BenchModel): Promise<void> {
   }
 }
 
-/** Peak and loaded RSS of a fresh process that loads the model and generates once. */
+interface RssProbe {
+  before: number
+  loaded: number
+  peak: number
+  graphBytes: number
+}
+
+function rssProbe(m: BenchModel, ...flags: string[]): RssProbe {
+  const probe = join(import.meta.dirname, 'lib', 'rss-probe.ts')
+  return JSON.parse(
+    execFileSync('tsx', [probe, m.dir, String(m.size), ...flags], { encoding: 'utf8' }),
+  ) as RssProbe
+}
+
+/** Peak and loaded RSS of a fresh process that loads the model and generates once, as served and with onnxruntime's memory pattern. */
 function memory(m: BenchModel): void {
-  const probe = JSON.parse(
-    execFileSync('tsx', [join(import.meta.dirname, 'lib', 'rss-probe.ts'), m.dir, String(m.size)], {
-      encoding: 'utf8',
-    }),
-  ) as { before: number; loaded: number; peak: number; graphBytes: number }
+  const probe = rssProbe(m)
+  const patterned = rssProbe(m, 'mem-pattern')
   console.log(
-    `${m.label}: peak RSS ${mb(probe.peak)} (${mb(probe.before)} before loading, ${mb(probe.loaded)} loaded), graphs ${mb(probe.graphBytes)}`,
+    `${m.label}: peak RSS ${mb(probe.peak)} (${mb(probe.before)} before loading, ${mb(probe.loaded)} loaded; ${mb(patterned.peak)} with the memory pattern), graphs ${mb(probe.graphBytes)}`,
   )
+  const added = (p: RssProbe) => p.peak - p.loaded
   ratios.push(
     {
       measure: `peak RSS / graph bytes: ${m.label}`,
@@ -118,6 +130,11 @@ function memory(m: BenchModel): void {
       measure: `RSS added by loading / graph bytes: ${m.label}`,
       ratio: (probe.loaded - probe.before) / probe.graphBytes,
       detail: `${mb(probe.loaded - probe.before)} vs ${mb(probe.graphBytes)} (weights as external data, mapped by onnxruntime)`,
+    },
+    {
+      measure: `RSS added by generating, onnxruntime memory pattern on / off: ${m.label}`,
+      ratio: added(patterned) / added(probe),
+      detail: `${mb(added(patterned))} vs ${mb(added(probe))} above the loaded model (off is what the backend runs)`,
     },
   )
 }

@@ -1,13 +1,14 @@
 // Child process of bench/pipeline.ts: loads one model directory, generates once, and prints its memory as JSON
-// (a fresh process, so the peak belongs to this model alone).
+// (a fresh process, so the peak belongs to this model alone). `mem-pattern` turns onnxruntime's memory pattern on.
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { generate } from '../../gpu-backend/src/pipeline/generate.ts'
 import { loadModel } from '../../gpu-backend/src/pipeline/model.ts'
 
 const [dir, size] = [process.argv[2] as string, Number(process.argv[3])]
+const memPattern = process.argv[4] === 'mem-pattern'
 const before = process.memoryUsage().rss
-const model = await loadModel(dir)
+const model = await loadModel(dir, { memPattern })
 const loaded = process.memoryUsage().rss
 const graphBytes = model.manifest.files
   .filter((f) => !/\.(json|txt)$/.test(f.path)) // the graphs and their external data, not the tokenizers

@@ -136,3 +136,21 @@ describe('Würstchen v2 Paella VQGAN parity', () => {
     })
   }
 })
+
+// Fused graphs run the ResBlock MLPs and the upsampler on bands of rows (1/8 of the height each, one row of
+// halo for the upsampler): at any height, even one with fewer rows than bands, they agree with the plain graph.
+describe('Stage A decoder in row bands', () => {
+  for (const height of [1, 3, 9, 21])
+    it(`matches the plain graph at latent height ${height}`, async () => {
+      const { cfg } = load(SC)
+      const n = 2 * cfg.cLatent * height * 5
+      const latent = {
+        shape: [2, cfg.cLatent, height, 5],
+        data: Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37)),
+      }
+      const plain = await run(SC, buildStageADecoder, false, latent)
+      const fused = await run(SC, buildStageADecoder, true, latent)
+      expect(fused.length).toBe(plain.length)
+      check(`height ${height}`, true, fused, plain)
+    })
+})

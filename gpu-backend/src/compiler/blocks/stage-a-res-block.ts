@@ -9,6 +9,7 @@ import {
   chunk,
   conv2d,
   gelu,
+  inChunks,
   layerNormAffine,
   layerNormLastAxis,
   linear,
@@ -105,10 +106,18 @@ function channelwise(
   return mods.gate(linear(g, gelu(g, h), w, b, `${name}.2`), gi)
 }
 
+/**
+ * The second branch is per position, so fused graphs run it on bands of rows: at 1024² its 4c-wide hidden
+ * tensors are 805 MB each at full resolution, an eighth of that per band.
+ */
+const MLP_ROW_CHUNKS = 8
+
 // x: [B, H, W, C] -> [B, H, W, C]
 export function stageAResBlock(g: Graph, x: Value, sd: StateDict, name: string, c: number): Value {
   const gammas = sd.take(`${name}.gammas`, [6])
   const mods = g.fused ? foldedGammas(g, gammas, c) : graphGammas(g, gammas, c, `${name}.gammas`)
   const h = add(g, x, depthwise(g, mods.norm(x, 0, `${name}.norm1`), sd, `${name}.depthwise`, c, mods, 2))
-  return add(g, h, channelwise(g, mods.norm(h, 3, `${name}.norm2`), sd, `${name}.channelwise`, c, mods, 5))
+  const mlp = (part: Value) =>
+    add(g, part, channelwise(g, mods.norm(part, 3, `${name}.norm2`), sd, `${name}.channelwise`, c, mods, 5))
+  return g.fused ? inChunks(g, h, 1, MLP_ROW_CHUNKS, mlp) : mlp(h)
 }

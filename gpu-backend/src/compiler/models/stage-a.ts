@@ -9,11 +9,13 @@ import {
   conv2d,
   convTranspose2d,
   div,
+  inChunks,
   linear,
   mul,
   pixelShuffle,
   pixelUnshuffle,
   scalar,
+  slice,
   toNCHW,
   toNHWC,
 } from '../onnx/ops.ts'
@@ -101,13 +103,25 @@ function pointwise(
   )
 }
 
+const UP = { kernel: 4, stride: 2, pad: 1 }
+/** Input rows either side of a band that its output rows read: ⌈(kernel − 1 − pad) / stride⌉. */
+const UP_HALO = Math.ceil((UP.kernel - 1 - UP.pad) / UP.stride)
+/** Bands of rows the fused upsampler runs in: ORT's ConvTranspose holds a (cOut·16 × H·W) column buffer. */
+const UP_ROW_CHUNKS = 8
+
 // x: [B, H, W, cIn] -> [B, 2H, 2W, cOut]; nn.ConvTranspose2d(k4, s2, p1)
 function upsample(g: Graph, x: Value, sd: StateDict, name: string, cIn: number, cOut: number): Value {
-  const w = sd.take(`${name}.weight`, [cIn, cOut, 4, 4])
-  return toNHWC(
-    g,
-    convTranspose2d(g, toNCHW(g, x), w, sd.take(`${name}.bias`, [cOut]), name, { stride: 2, pad: 1 }),
-  )
+  const w = sd.take(`${name}.weight`, [cIn, cOut, UP.kernel, UP.kernel])
+  const b = sd.take(`${name}.bias`, [cOut])
+  const { stride, pad } = UP
+  if (!g.fused) return toNHWC(g, convTranspose2d(g, toNCHW(g, x), w, b, name, { stride, pad }))
+  // A band of L rows with its halo upsamples to stride·(L + 2·halo − 1) + kernel − 2·pad rows (positive even for
+  // an empty band, which ORT's ConvTranspose needs); the band's own stride·L rows follow the first stride·halo.
+  const first = stride * UP_HALO
+  const after = stride * UP_HALO - stride + UP.kernel - 2 * pad
+  const band = (rows: Value) =>
+    toNHWC(g, slice(g, convTranspose2d(g, toNCHW(g, rows), w, b, name, { stride, pad }), 2, first, -after))
+  return inChunks(g, x, 1, UP_ROW_CHUNKS, band, UP_HALO)
 }
 
 // x: [B, H, W, cIn] -> [B, ⌊H/2⌋, ⌊W/2⌋, cOut]; nn.Conv2d(k4, s2, p1)

@@ -39,6 +39,35 @@ export function chunk(g: Graph, x: Value, n: number, axis: number): Value[] {
   return g.op('Split', [x], { axis, num_outputs: n }, n)
 }
 
+/**
+ * fn applied to `n` consecutive bands of `x` along `axis` (sizes ⌊(i+1)·d/n⌋ − ⌊i·d/n⌋ of the runtime size d)
+ * and concatenated: equal to fn(x) wherever an output position depends on the inputs within `halo` of it, since
+ * each band comes with `halo` neighbours on both sides (zeros past the edges) for fn to consume. Temporaries are
+ * 1/n as large: onnxruntime runs one band's nodes after another, so a wide per-position MLP never holds its
+ * full-resolution hidden tensor.
+ */
+export function inChunks(
+  g: Graph,
+  x: Value,
+  axis: number,
+  n: number,
+  fn: (band: Value) => Value,
+  halo = 0,
+): Value {
+  if (n === 1 && halo === 0) return fn(x)
+  const d = shapeOf(g, x, axis, axis + 1)
+  const padded = halo ? g.op1('Pad', [x, g.constI64([halo, halo]), '', g.constI64([axis])]) : x
+  const bound = (i: number, extra: number) => {
+    const b = i === 0 ? undefined : g.op1('Div', [g.op1('Mul', [d, g.constI64([i])]), g.constI64([n])])
+    if (!b) return g.constI64([extra])
+    return extra ? g.op1('Add', [b, g.constI64([extra])]) : b
+  }
+  const bands = Array.from({ length: n }, (_, i) =>
+    fn(g.op1('Slice', [padded, bound(i, 0), bound(i + 1, 2 * halo), g.constI64([axis])])),
+  )
+  return n === 1 ? (bands[0] as Value) : concat(g, bands, axis)
+}
+
 const NCHW_TO_NHWC = [0, 2, 3, 1]
 const NHWC_TO_NCHW = [0, 3, 1, 2]
 export const toNHWC = (g: Graph, x: Value) => transpose(g, x, NCHW_TO_NHWC)
