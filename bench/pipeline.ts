@@ -2,6 +2,7 @@
 //   overhead  wall time of text -> C -> B -> A (no image encoding) / Σ session.run inside it   (target ≤ 1.03)
 //   noise     the same generation with its noise drawn on the pipeline thread / on the noise thread (the default)
 //   CFG       Stage C with guidance as one batch-2 run per step vs two batch-1 runs (2 × the no-guidance time)
+//   spinning  the same generation with onnxruntime's threads spinning on after each run (its default) / stopped
 //   memory    peak RSS of a fresh process that loads the model and generates / bytes of its graphs (≤ 1.25), and
 //             what loading alone keeps resident, on the mid-size model (and on Stable Cascade lite at its released
 //             sizes with BENCH_LITE=1), and what generating adds with onnxruntime's memory pattern on / off (off served)
@@ -9,6 +10,7 @@
 // intra-op thread, which leaves the host a core the way a GPU does: there the noise thread has room to work.
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { type GenerateRequest, generate } from '../gpu-backend/src/pipeline/generate.ts'
 import { type LoadedModel, loadModel } from '../gpu-backend/src/pipeline/model.ts'
 import { seededNoise } from '../gpu-backend/src/pipeline/noise.ts'
@@ -88,6 +90,28 @@ async function speed(m: BenchModel): Promise<void> {
     measure: `CFG: two batch-1 runs / one batch-2 run (Stage C): ${m.label}`,
     ratio: (2 * single) / cfg,
     detail: `2 × ${ms(single)} vs ${ms(cfg)} for 8 steps`,
+  })
+
+  // onnxruntime's default lets a session's threads spin on after each run; the backend stops them. Interleaved,
+  // with a pause before each generation so one side's spinning threads do not run into the other's.
+  const spinning = await loadModel(m.dir, { spinAfterRun: true })
+  await generate(spinning, request(m.size, 4))
+  const walls = { spin: [] as number[], stop: [] as number[] }
+  for (let i = 0; i < RUNS; i++)
+    for (const side of ['stop', 'spin'] as const) {
+      await sleep(50)
+      walls[side].push(
+        (await timeRuns(() => generate(side === 'spin' ? spinning : model, request(m.size, 4)))).wall,
+      )
+    }
+  const [spin, stop] = [median(walls.spin), median(walls.stop)]
+  console.log(
+    `${m.label}: threads spinning after a run ${ms(spin)} vs stopped ${ms(stop)} -> ${(spin / stop).toFixed(2)}x`,
+  )
+  ratios.push({
+    measure: `wall, onnxruntime threads spinning after each run / stopped: ${m.label}`,
+    ratio: spin / stop,
+    detail: `${ms(spin)} vs ${ms(stop)} (8 + 4 steps at ${m.size}², median of ${RUNS}; stopped is what the backend runs)`,
   })
 
   if (m.label.startsWith('tiny')) {
