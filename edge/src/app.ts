@@ -21,7 +21,7 @@ export function createApp(): OpenAPIHono<AppEnv> {
 
   // Only for the benchmark: the floor a route costs in this runtime, with no middleware at all. Disabled, it falls
   // through to the middleware and the not-found answer every unknown route gets.
-  app.get('/bench/bare', (c, next) => (c.env.BENCH_ROUTES === '1' ? c.text('ok') : next()))
+  app.on(['GET', 'POST'], '/bench/bare', (c, next) => (c.env.BENCH_ROUTES === '1' ? c.text('ok') : next()))
 
   app.use('*', requestId(), serverTiming(), auth())
   app.use('*', rateLimit({ selfCharging: (c) => SELF_CHARGING.has(`${c.req.method} ${c.req.path}`) }))

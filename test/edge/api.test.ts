@@ -101,6 +101,8 @@ describe('meta endpoints', () => {
     const res = await get('/nope', { 'X-Request-Id': 'client-id-1' })
     const p = await expectProblem(res, 404, 'not_found')
     expect(p.request_id).toBe('client-id-1')
+    // The benchmark's floor routes are off unless BENCH_ROUTES=1.
     expect((await get('/bench/bare')).status).toBe(404)
+    expect((await post('/bench/bare', { prompt: 'x' })).status).toBe(404)
   })
 })
