@@ -34,21 +34,39 @@ const request = (size: number, priorGuidance: number, format?: 'png'): GenerateR
   decoderGuidance: 0,
 })
 
-/** Wall and Σ session.run of one generation, noise on the noise thread and on the pipeline thread, interleaved. */
-async function overhead(model: LoadedModel, size: number) {
-  const req = request(size, 4)
-  const sides = {
-    thread: { wall: [] as number[], run: [] as number[] },
-    host: { wall: [] as number[], run: [] as number[] },
-  }
+/**
+ * Median wall and Σ session.run of each side's generation, RUNS of each, interleaved so that drift falls on every
+ * side alike; `pause` ms before each one lets the previous side's threads settle.
+ */
+async function sideBySide<K extends string>(
+  sides: Record<K, () => Promise<unknown>>,
+  pause = 0,
+): Promise<Record<K, { wall: number; run: number }>> {
+  const names = Object.keys(sides) as K[]
+  type Times = { wall: number[]; run: number[] }
+  const times = Object.fromEntries(names.map((name): [K, Times] => [name, { wall: [], run: [] }])) as Record<
+    K,
+    Times
+  >
   for (let i = 0; i < RUNS; i++)
-    for (const side of ['thread', 'host'] as const) {
-      const t = await timeRuns(() => generate(model, req, side === 'host' ? { noise: seededNoise([7]) } : {}))
-      sides[side].wall.push(t.wall)
-      sides[side].run.push(t.run)
+    for (const name of names) {
+      if (pause) await sleep(pause)
+      const t = await timeRuns(sides[name])
+      times[name].wall.push(t.wall)
+      times[name].run.push(t.run)
     }
-  const m = (side: 'thread' | 'host') => ({ wall: median(sides[side].wall), run: median(sides[side].run) })
-  return { thread: m('thread'), host: m('host') }
+  return Object.fromEntries(
+    names.map((name) => [name, { wall: median(times[name].wall), run: median(times[name].run) }]),
+  ) as Record<K, { wall: number; run: number }>
+}
+
+/** Wall and Σ session.run of one generation, noise on the noise thread and on the pipeline thread. */
+function overhead(model: LoadedModel, size: number) {
+  const req = request(size, 4)
+  return sideBySide({
+    thread: () => generate(model, req),
+    host: () => generate(model, req, { noise: seededNoise([7]) }),
+  })
 }
 
 function overheadRatios(label: string, size: number, o: Awaited<ReturnType<typeof overhead>>): void {
@@ -96,15 +114,14 @@ async function speed(m: BenchModel): Promise<void> {
   // with a pause before each generation so one side's spinning threads do not run into the other's.
   const spinning = await loadModel(m.dir, { spinAfterRun: true })
   await generate(spinning, request(m.size, 4))
-  const walls = { spin: [] as number[], stop: [] as number[] }
-  for (let i = 0; i < RUNS; i++)
-    for (const side of ['stop', 'spin'] as const) {
-      await sleep(50)
-      walls[side].push(
-        (await timeRuns(() => generate(side === 'spin' ? spinning : model, request(m.size, 4)))).wall,
-      )
-    }
-  const [spin, stop] = [median(walls.spin), median(walls.stop)]
+  const walls = await sideBySide(
+    {
+      stop: () => generate(model, request(m.size, 4)),
+      spin: () => generate(spinning, request(m.size, 4)),
+    },
+    50,
+  )
+  const [spin, stop] = [walls.spin.wall, walls.stop.wall]
   console.log(
     `${m.label}: threads spinning after a run ${ms(spin)} vs stopped ${ms(stop)} -> ${(spin / stop).toFixed(2)}x`,
   )

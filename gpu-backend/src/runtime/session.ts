@@ -21,7 +21,7 @@ export interface SessionOptions {
   /**
    * Let the intra-op threads spin on after a run ends (onnxruntime's default). Off by default: they still spin
    * between the parallel sections of a run, but no longer take the cores from the host's work between steps
-   * and from the next run's own threads (bench/: pipeline spinning rows, 1.1x to 1.5x the wall time on 2 cores).
+   * and from the next run's own threads (bench/: pipeline spinning rows, 1.05x to 1.4x the wall time on 2 cores).
    */
   spinAfterRun?: boolean
 }
