@@ -2,8 +2,9 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it, vi } from 'vitest'
 import { makeTiny } from '../compiler/make-tiny.ts'
+import { ort } from '../runtime/session.ts'
 import { loadModel } from './model.ts'
 
 let pristine: string
@@ -42,6 +43,24 @@ describe('loadModel', () => {
     await expect(loadModel(dir, { verifySha256: true })).rejects.toThrow(
       /stage_a_decoder\.onnx does not match its sha256/,
     )
+  })
+
+  it('a graph onnxruntime cannot parse: rejects once the other loads are done, and releases them', async () => {
+    const dir = copy()
+    const p = join(dir, 'stage_c.onnx')
+    const bytes = readFileSync(p)
+    bytes.fill(0xff, 0, 64)
+    writeFileSync(p, bytes)
+    // InferenceSession is typed as a factory; at run time it is the class of the sessions created.
+    const proto = (ort.InferenceSession as unknown as { prototype: ort.InferenceSession }).prototype
+    const release = vi.spyOn(proto, 'release')
+    try {
+      await expect(loadModel(dir)).rejects.toThrow(/stage_c\.onnx/)
+      // Stage B and Stage A loaded beside the failed Stage C; both are released before the error returns.
+      expect(release).toHaveBeenCalledTimes(2)
+    } finally {
+      release.mockRestore()
+    }
   })
 
   it('refuses a directory without a manifest, or with a broken one', async () => {

@@ -98,18 +98,39 @@ function readManifest(dir: string): Manifest {
 export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<LoadedModel> {
   const manifest = readManifest(dir)
   await verifyModelFiles(dir, manifest, opts.verifySha256)
-  const session = (name: string) => createSession(graphPath(dir, manifest, name), opts)
-  const [c, b, a] = await Promise.all([session('stage_c'), session('stage_b'), session('stage_a_decoder')])
-  const encoders: EncoderSession[] = []
-  for (const name of TEXT_ENCODERS) {
-    const g = manifest.graphs[name]
-    if (!g) break
-    if (!g.tokenizer) throw new Error(`${dir}: manifest names no tokenizer for ${name}`)
-    encoders.push({
-      session: await session(name),
-      tokenizer: ClipTokenizer.fromFiles(join(dir, g.tokenizer)),
-    })
+  const loaded: ort.InferenceSession[] = []
+  const session = async (name: string) => {
+    const s = await createSession(graphPath(dir, manifest, name), opts)
+    loaded.push(s)
+    return s
   }
+  const encoders: EncoderSession[] = []
+  let stages: [ort.InferenceSession, ort.InferenceSession, ort.InferenceSession]
+  try {
+    // allSettled: a failed load returns only once the others are done, so no native load is still running when
+    // the caller tears the thread down (a pipeline worker is terminated on a failed load).
+    const settled = await Promise.allSettled([
+      session('stage_c'),
+      session('stage_b'),
+      session('stage_a_decoder'),
+    ])
+    const failed = settled.find((r) => r.status === 'rejected')
+    if (failed) throw failed.reason
+    stages = settled.map((r) => (r as PromiseFulfilledResult<ort.InferenceSession>).value) as typeof stages
+    for (const name of TEXT_ENCODERS) {
+      const g = manifest.graphs[name]
+      if (!g) break
+      if (!g.tokenizer) throw new Error(`${dir}: manifest names no tokenizer for ${name}`)
+      encoders.push({
+        session: await session(name),
+        tokenizer: ClipTokenizer.fromFiles(join(dir, g.tokenizer)),
+      })
+    }
+  } catch (err) {
+    await Promise.all(loaded.map((s) => s.release()))
+    throw err
+  }
+  const [c, b, a] = stages
   const [first, ...rest] = encoders
   return {
     dir,
