@@ -34,7 +34,7 @@ for (const m of await benchModels((name) => name.startsWith('tiny'))) {
       maxBatch: 4,
       batchWindowMs: 15,
       jobTimeoutMs: 600_000,
-      preferCuda: false,
+      provider: 'cpu',
       verifySha256: false,
     },
     {},

@@ -28,7 +28,7 @@ beforeAll(async () => {
       maxBatch: 4,
       batchWindowMs: 15,
       jobTimeoutMs: 120_000,
-      preferCuda: false,
+      provider: 'cpu',
       verifySha256: true,
     },
     { keepAliveMs: 200 },

@@ -1,10 +1,12 @@
 // `cascade generate`: one prompt through a model directory to image files, with a progress bar per stage.
+
 import { writeFileSync } from 'node:fs'
 import { extname } from 'node:path'
 import cliProgress from 'cli-progress'
 import { MODELS, OUTPUT_FORMATS, type OutputFormat } from '../../../shared/src/index.ts'
 import { generate, type PipelineStage } from '../pipeline/generate.ts'
 import { loadModel } from '../pipeline/model.ts'
+import type { ProviderChoice } from '../runtime/providers.ts'
 
 export interface GenerateCommandOptions {
   modelDir: string
@@ -18,7 +20,7 @@ export interface GenerateCommandOptions {
   decoderGuidance?: number
   n: number
   out: string
-  cuda: boolean
+  provider: ProviderChoice
 }
 
 const STAGE_LABELS: Record<PipelineStage, string> = {
@@ -46,7 +48,7 @@ export function formatOf(out: string): OutputFormat {
 
 export async function generateCommand(o: GenerateCommandOptions): Promise<string[]> {
   const format = formatOf(o.out)
-  const model = await loadModel(o.modelDir, { preferCuda: o.cuda })
+  const model = await loadModel(o.modelDir, { provider: o.provider })
   const d = MODELS[model.id].defaults
   const seed = o.seed ?? Math.floor(Math.random() * 2 ** 31)
   const bars = new cliProgress.MultiBar(

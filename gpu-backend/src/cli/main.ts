@@ -4,11 +4,21 @@ import { convertModel, convertStage } from '../compiler/convert.ts'
 import { makeTiny } from '../compiler/make-tiny.ts'
 import { FAMILIES, type Family } from '../compiler/manifest.ts'
 import { STAGE_IDS, type StageId } from '../compiler/stages.ts'
+import { PROVIDER_CHOICES } from '../runtime/providers.ts'
 import { generateCommand } from './generate.ts'
 import { progressBar } from './progress.ts'
+import { providersCommand } from './providers.ts'
 import { tokenizeCommand } from './tokenize.ts'
 
 const family = new Option('--family <family>', 'model family').choices(FAMILIES).makeOptionMandatory()
+
+const providerOption = new Option(
+  '--provider <provider>',
+  'execution provider (auto: CUDA, else WebGPU, else CPU)',
+)
+  .choices(PROVIDER_CHOICES)
+  .env('ORT_PROVIDER')
+  .default('auto')
 
 function int(v: string): number {
   const n = Number(v)
@@ -144,12 +154,19 @@ program
   .option('--decoder-steps <n>', "Stage B steps (model's default)", int)
   .option('--decoder-guidance <x>', "Stage B guidance (model's default)", float)
   .option('-n, --n <n>', 'number of images (one batch)', int, 1)
-  .option('--cpu', 'stay on the CPU even where CUDA is available', false)
+  .addOption(providerOption)
+  .option('--cpu', 'the same as --provider cpu', false)
   .requiredOption('--out <file>', 'output file (.png, .webp, .jpeg); several images get -1, -2, ...')
   .action(async (o) => {
     if (o.n < 1) throw new InvalidArgumentError('-n must be at least 1')
-    await generateCommand({ ...o, cuda: !o.cpu })
+    await generateCommand({ ...o, provider: o.cpu ? 'cpu' : o.provider })
   })
+
+program
+  .command('providers')
+  .description('which onnxruntime execution providers run on this host (float32, float16), and why not')
+  .option('--json', 'print the probes as JSON')
+  .action(async (o) => providersCommand({ json: Boolean(o.json) }))
 
 program
   .command('serve')

@@ -8,7 +8,8 @@ import { type LatentSizes, latentSizes } from './latents.ts'
 import type { LoadedModel } from './model.ts'
 import type { NoiseSource } from './noise.ts'
 import { threadNoise } from './noise-thread.ts'
-import { sampleStage, usesGuidance } from './sample.ts'
+import { type StageRun, sampleStage, usesGuidance } from './sample.ts'
+import { denoiseOnDevice } from './stages-on-device.ts'
 import { type DiffusionStage, type HostTensor, outputOf, sliceBatch, zeros } from './tensor.ts'
 import { stageConditioning, type TextEncoders, type TextStates } from './text.ts'
 
@@ -58,11 +59,7 @@ export interface GenerateOptions {
 
 export type Timings = Record<'text' | 'stage_c' | 'stage_b' | 'stage_a' | 'encode', number>
 
-export interface GenerateResult {
-  /** The prior's output (before any de-normalization), the decoder's latent, Stage A's images before the clamp. */
-  prior: HostTensor
-  decoder: HostTensor
-  decoded: HostTensor
+export interface GenerateResult extends Denoised {
   /** The encoded image of each request image that asked for a format (in request order, else undefined). */
   encoded: (Uint8Array | undefined)[]
   /** Milliseconds per phase. */
@@ -99,7 +96,7 @@ export async function generate(
   const negatives = req.images.map((i) => i.negativePrompt)
 
   // 2. Encode the text: [prompts, negative prompts] per stage, the negatives only for a guided stage.
-  let t0 = performance.now()
+  const t0 = performance.now()
   const encode = async (stage: 'c' | 'b', guidance: number) => {
     const guided = usesGuidance(guidance)
     const states = await text.encode(stage, guided ? [...prompts, ...negatives] : prompts)
@@ -111,59 +108,49 @@ export async function generate(
   opts.onStep?.({ stage: 'text', step: 1, steps: 1 })
   opts.signal?.throwIfAborted()
 
-  // 3. Prior (Stage C).
-  t0 = performance.now()
+  // 3-5. Prior (Stage C); decoder (Stage B) conditioned on the prior's result (de-normalized for Würstchen v2),
+  // unconditional effnet = zeros; decode (Stage A; the graph applies the family's latent scale). With the loop on
+  // the device, the latents stay there and only the images come back.
   const feedsC = (states: TextStates) =>
     stageConditioning(model.stages.c, settings.text.stage_c, states, batch)
   const feedsB = (states: TextStates) =>
     stageConditioning(model.stages.b, settings.text.stage_b, states, batch)
-  const prior = await sampleStage({
-    stage: 'c',
-    session: model.stages.c,
-    sampler: model.samplers.c,
-    shape: shapes.c,
-    start: start.c,
-    steps: req.priorSteps,
-    guidance: req.priorGuidance,
-    groups,
-    cond: feedsC(textC.cond),
-    uncond: textC.uncond && feedsC(textC.uncond),
-    noise,
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    onStep: (step, steps) => opts.onStep?.({ stage: 'c', step, steps }),
-  })
-  clock('stage_c', t0)
-
-  // 4. Decoder (Stage B), conditioned on the prior's result (de-normalized for Würstchen v2); unconditional
-  // effnet = zeros.
-  t0 = performance.now()
-  const effnet = denormalize(prior, settings.prior_denormalize)
-  const decoder = await sampleStage({
-    stage: 'b',
-    session: model.stages.b,
-    sampler: model.samplers.b,
-    shape: shapes.b,
-    start: start.b,
-    steps: req.decoderSteps,
-    guidance: req.decoderGuidance,
-    groups,
-    cond: { ...feedsB(textB.cond), effnet },
-    uncond: textB.uncond && { ...feedsB(textB.uncond), effnet: zeros(effnet.dims) },
-    noise,
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    onStep: (step, steps) => opts.onStep?.({ stage: 'b', step, steps }),
-  })
-  clock('stage_b', t0)
-  opts.signal?.throwIfAborted()
-
-  // 5. Decode (Stage A; the graph applies the family's latent scale).
-  t0 = performance.now()
-  const decoded = outputOf(await runFloat32(model.stages.a, { latent: decoder }), 'image')
-  clock('stage_a', t0)
+  const common = { groups, noise, ...(opts.signal ? { signal: opts.signal } : {}) }
+  const runs: Record<DiffusionStage, StageRun> = {
+    c: {
+      ...common,
+      stage: 'c',
+      session: model.stages.c,
+      sampler: model.samplers.c,
+      shape: shapes.c,
+      start: start.c,
+      steps: req.priorSteps,
+      guidance: req.priorGuidance,
+      cond: feedsC(textC.cond),
+      uncond: textC.uncond && feedsC(textC.uncond),
+      onStep: (step, steps) => opts.onStep?.({ stage: 'c', step, steps }),
+    },
+    b: {
+      ...common,
+      stage: 'b',
+      session: model.stages.b,
+      sampler: model.samplers.b,
+      shape: shapes.b,
+      start: start.b,
+      steps: req.decoderSteps,
+      guidance: req.decoderGuidance,
+      cond: feedsB(textB.cond),
+      uncond: textB.uncond && feedsB(textB.uncond),
+      onStep: (step, steps) => opts.onStep?.({ stage: 'b', step, steps }),
+    },
+  }
+  const { prior, decoder, decoded } = model.device
+    ? await denoiseOnDevice(model, model.device, runs, clock)
+    : await denoiseOnHost(model, runs, clock)
   opts.onStep?.({ stage: 'a', step: 1, steps: 1 })
 
   // 6. Encode the images, all at once: sharp encodes on libuv's thread pool, one image per thread.
-  t0 = performance.now()
+  const t6 = performance.now()
   opts.signal?.throwIfAborted()
   let done = 0
   const encoded = await Promise.all(
@@ -174,7 +161,7 @@ export async function generate(
       return bytes
     }),
   )
-  clock('encode', t0)
+  clock('encode', t6)
   return { prior, decoder, decoded, encoded, timings }
 }
 
@@ -204,6 +191,40 @@ function ask(noise: NoiseSource, stage: DiffusionStage, shape: readonly number[]
 
 function rows(states: TextStates, start: number, end: number): TextStates {
   return Object.fromEntries(Object.entries(states).map(([k, t]) => [k, sliceBatch(t, start, end)]))
+}
+
+export type PhaseClock = (phase: keyof Timings, since: number) => void
+
+export interface Denoised {
+  /** The prior's output (before any de-normalization), the decoder's latent, Stage A's images before the clamp. */
+  prior: HostTensor
+  decoder: HostTensor
+  decoded: HostTensor
+}
+
+/** Stages C, B and A with the sampling loops on the host (sample.ts). */
+async function denoiseOnHost(
+  model: LoadedModel,
+  runs: Record<DiffusionStage, StageRun>,
+  clock: PhaseClock,
+): Promise<Denoised> {
+  let t0 = performance.now()
+  const prior = await sampleStage(runs.c)
+  clock('stage_c', t0)
+  t0 = performance.now()
+  const effnet = denormalize(prior, model.manifest.settings.prior_denormalize)
+  const b = runs.b
+  const decoder = await sampleStage({
+    ...b,
+    cond: { ...b.cond, effnet },
+    uncond: b.uncond && { ...b.uncond, effnet: zeros(effnet.dims) },
+  })
+  clock('stage_b', t0)
+  b.signal?.throwIfAborted()
+  t0 = performance.now()
+  const decoded = outputOf(await runFloat32(model.stages.a, { latent: decoder }), 'image')
+  clock('stage_a', t0)
+  return { prior, decoder, decoded }
 }
 
 /** Würstchen v2: Stage B takes the prior's latent · mean − std (float32, as diffusers computes it). */

@@ -5,11 +5,13 @@ import { join } from 'node:path'
 import { MODELS, type ModelId } from '../../../shared/src/index.ts'
 import { sha256File } from '../compiler/convert.ts'
 import { type Family, Manifest } from '../compiler/manifest.ts'
+import { type ProviderChoice, type ProviderProbe, selectProvider } from '../runtime/providers.ts'
 import { createSession, type ort, type SessionOptions } from '../runtime/session.ts'
 import { DEFAULT_STAGE_C_TIMESTEPS, ddpmWuerstchen } from '../samplers/ddpm-wuerstchen.ts'
 import { gdfDdpm } from '../samplers/gdf-ddpm.ts'
 import type { Sampler } from '../samplers/sampler.ts'
 import { ClipTokenizer } from '../text/tokenizer.ts'
+import { DeviceGraphs } from './device-graphs.ts'
 import type { DiffusionStage } from './tensor.ts'
 import { type EncoderSession, OnnxTextEncoders, type TextEncoders } from './text.ts'
 
@@ -21,6 +23,10 @@ export interface LoadedModel {
   /** Absent when the directory has no text encoder graph: text states must then be injected. */
   text?: TextEncoders
   samplers: Record<DiffusionStage, Sampler>
+  /** The execution provider every session of the model runs on. */
+  provider: ProviderProbe
+  /** Present when the sampling loops run on the device (sample-on-device.ts). */
+  device?: DeviceGraphs
 }
 
 /** Text encoder graphs: Stage C's first, then Stage B's own when the family has one (Würstchen v2's CLIP-H). */
@@ -59,9 +65,13 @@ function graphPath(dir: string, manifest: Manifest, name: string): string {
   return path
 }
 
-export interface LoadOptions extends SessionOptions {
+export interface LoadOptions extends Omit<SessionOptions, 'provider' | 'outputsOnDevice'> {
   /** Also hash every file against the manifest (slow for real weights: minutes), not only check its size. */
   verifySha256?: boolean
+  /** Default: the CPU. `auto` picks CUDA, else WebGPU, else the CPU (runtime/providers.ts). */
+  provider?: ProviderChoice
+  /** Where the sampling loops run; default: on the device for a GPU provider, on the host for the CPU. */
+  loop?: 'host' | 'device'
 }
 
 /** Every file the manifest lists is there with its size (and sha256 if asked); the error names each that is not. */
@@ -96,11 +106,20 @@ function readManifest(dir: string): Manifest {
 }
 
 export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<LoadedModel> {
+  const { provider: choice = 'cpu', loop, verifySha256, ...sessionOpts } = opts
   const manifest = readManifest(dir)
-  await verifyModelFiles(dir, manifest, opts.verifySha256)
+  await verifyModelFiles(dir, manifest, verifySha256)
+  const provider = await selectProvider(choice)
+  if (manifest.dtype === 'fp16' && !provider.fp16)
+    throw new Error(
+      `${dir}: float16 graphs do not run on the ${provider.provider} provider here (${provider.detail}); ` +
+        'use a float32 model (cascade convert --dtype fp32) or another provider (ORT_PROVIDER)',
+    )
+  const onDevice = (loop ?? (provider.provider === 'cpu' ? 'host' : 'device')) === 'device'
+  const base = { ...sessionOpts, provider: provider.provider }
   const loaded: ort.InferenceSession[] = []
-  const session = async (name: string) => {
-    const s = await createSession(graphPath(dir, manifest, name), opts)
+  const session = async (name: string, outputsOnDevice = false) => {
+    const s = await createSession(graphPath(dir, manifest, name), { ...base, outputsOnDevice })
     loaded.push(s)
     return s
   }
@@ -110,8 +129,8 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Lo
     // allSettled: a failed load returns only once the others are done, so no native load is still running when
     // the caller tears the thread down (a pipeline worker is terminated on a failed load).
     const settled = await Promise.allSettled([
-      session('stage_c'),
-      session('stage_b'),
+      session('stage_c', onDevice),
+      session('stage_b', onDevice),
       session('stage_a_decoder'),
     ])
     const failed = settled.find((r) => r.status === 'rejected')
@@ -139,5 +158,7 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Lo
     stages: { c, b, a },
     ...(first ? { text: new OnnxTextEncoders([first, ...rest]) } : {}),
     samplers: samplersFor(manifest),
+    provider,
+    ...(onDevice ? { device: new DeviceGraphs(base) } : {}),
   }
 }

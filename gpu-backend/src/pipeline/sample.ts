@@ -29,9 +29,19 @@ export interface StageRun {
 export const usesGuidance = (guidance: number) => guidance > 1
 
 /** Lets pending I/O run (progress writes, new requests, disconnects) and honours an abort, between model calls. */
-async function checkpoint(signal?: AbortSignal): Promise<void> {
+export async function checkpoint(signal?: AbortSignal): Promise<void> {
   await new Promise((resolve) => setImmediate(resolve))
   signal?.throwIfAborted()
+}
+
+/** The conditioning inputs of every model call: [cond; uncond] along the batch when guided. */
+export function batchedConditioning(
+  o: Pick<StageRun, 'cond' | 'uncond' | 'guidance'>,
+): Record<string, HostTensor> {
+  const guided = usesGuidance(o.guidance)
+  return Object.fromEntries(
+    Object.entries(o.cond).map(([name, t]) => [name, guided ? concatBatch(t, o.uncond?.[name] ?? t) : t]),
+  )
 }
 
 /** Runs the stage from its initial noise and returns its output (the sampler decides which tensor that is). */
@@ -40,9 +50,7 @@ export async function sampleStage(o: StageRun): Promise<HostTensor> {
   const per = numel(o.shape.slice(1))
   const guided = usesGuidance(o.guidance)
   if (guided && !o.uncond) throw new Error(`stage ${o.stage}: guidance without unconditional inputs`)
-  const condFeeds = Object.fromEntries(
-    Object.entries(o.cond).map(([name, t]) => [name, guided ? concatBatch(t, o.uncond?.[name] ?? t) : t]),
-  )
+  const condFeeds = batchedConditioning(o)
   const times = o.sampler.timesteps(o.steps)
   let x = await (o.start ?? o.noise.draw(o.stage, 0, o.shape))
   let output = x

@@ -1,16 +1,19 @@
-// onnxruntime-node sessions: CUDA when present, CPU otherwise (ORT does not fall back by itself), and runs with
-// float32 host data whatever float type each graph input declares (fp16 graphs keep some inputs in float32).
-import { existsSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
+// onnxruntime-node sessions on the provider chosen by providers.ts, and runs with float32 host data whatever float
+// type each graph input declares (fp16 graphs keep some inputs in float32).
 import ort from 'onnxruntime-node'
 import { f16ToF32, toFloat16Bits } from '../compiler/weights/dtype.ts'
+import type { Provider } from './providers.ts'
 
 export type Feeds = Record<string, ort.Tensor>
 
 export interface SessionOptions {
-  /** Try CUDA first; a failed CUDA start falls back to the CPU provider. */
-  preferCuda?: boolean
+  /** An execution provider that probed usable (providers.ts `selectProvider`); default the CPU. */
+  provider?: Provider
+  /**
+   * Keep the outputs in device memory (WebGPU), to be fed to the next session without a copy to the host. Such a
+   * tensor's data cannot be read from JavaScript: a download session (an output on the CPU) brings it back.
+   */
+  outputsOnDevice?: boolean
   intraOpThreads?: number
   optimization?: 'disabled' | 'basic' | 'extended' | 'all'
   /**
@@ -28,61 +31,30 @@ export interface SessionOptions {
 
 ort.env.logLevel = 'error'
 
-/**
- * onnxruntime-node ships its CUDA provider as a separate library, downloaded at install time unless skipped (as
- * here in CI). Without it, asking for CUDA only logs native errors; check the file instead of trying.
- */
-function cudaProviderInstalled(): boolean {
-  const pkg = dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json'))
-  const lib =
-    process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so'
-  return existsSync(join(pkg, 'bin', 'napi-v6', process.platform, process.arch, lib))
-}
-
-let cudaState: 'unknown' | 'usable' | 'missing' = 'unknown'
-
-function cudaUnavailable(why: string): void {
-  if (cudaState !== 'missing') console.warn(`[onnxruntime] CUDA unavailable (${why}): running on the CPU`)
-  cudaState = 'missing'
-}
-
 export async function createSession(
   model: string | Uint8Array,
   opts: SessionOptions = {},
 ): Promise<ort.InferenceSession> {
-  const base: ort.InferenceSession.SessionOptions = {
+  const provider = opts.provider ?? 'cpu'
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: [provider],
     graphOptimizationLevel: opts.optimization ?? 'all',
     enableMemPattern: opts.memPattern ?? false,
     ...(opts.spinAfterRun ? {} : { extra: { session: { force_spinning_stop: '1' } } }),
     ...(opts.intraOpThreads ? { intraOpNumThreads: opts.intraOpThreads } : {}),
+    ...(opts.outputsOnDevice && provider === 'webgpu'
+      ? { preferredOutputLocation: 'gpu-buffer' as const }
+      : {}),
   }
-  const create = (providers: string[]) =>
+  const session =
     typeof model === 'string'
-      ? ort.InferenceSession.create(model, { ...base, executionProviders: providers })
-      : ort.InferenceSession.create(model, { ...base, executionProviders: providers })
-  if (opts.preferCuda && cudaState === 'unknown' && !cudaProviderInstalled())
-    cudaUnavailable('onnxruntime-node was installed without its CUDA provider')
-  if (opts.preferCuda && cudaState !== 'missing') {
-    try {
-      const session = remember(await create(['cuda']), 'cuda')
-      cudaState = 'usable'
-      return session
-    } catch (err) {
-      // The provider is installed but cannot start (no device, driver or CUDA libraries): the CPU it is.
-      cudaUnavailable((err as Error).message.split('\n')[0] ?? 'session creation failed')
-    }
-  }
-  return remember(await create(['cpu']), 'cpu')
+      ? await ort.InferenceSession.create(model, options)
+      : await ort.InferenceSession.create(model, options)
+  providers.set(session, provider)
+  return session
 }
-
-export type Provider = 'cuda' | 'cpu'
 
 const providers = new WeakMap<ort.InferenceSession, Provider>()
-
-function remember(s: ort.InferenceSession, provider: Provider): ort.InferenceSession {
-  providers.set(s, provider)
-  return s
-}
 
 /** The execution provider a session created here runs on. */
 export function providerOf(session: ort.InferenceSession): Provider | undefined {
@@ -103,15 +75,7 @@ export async function runFloat32(
   session: ort.InferenceSession,
   feeds: Record<string, FloatData | ort.Tensor>,
 ): Promise<Record<string, FloatData>> {
-  const types = new Map(session.inputMetadata.map((m) => [m.name, m.isTensor ? m.type : undefined]))
-  const tensors: Record<string, ort.Tensor> = {}
-  for (const [name, f] of Object.entries(feeds))
-    tensors[name] = isTensor(f)
-      ? f
-      : types.get(name) === 'float16'
-        ? new ort.Tensor('float16', toFloat16Bits(f.data), f.dims)
-        : floatTensor(f.data, f.dims)
-  const out = await session.run(tensors)
+  const out = await session.run(typedFeeds(session, feeds))
   const result: Record<string, FloatData> = {}
   for (const [name, t] of Object.entries(out)) {
     const dims = t.dims.map(Number)
@@ -126,6 +90,22 @@ export async function runFloat32(
       }
   }
   return result
+}
+
+/** Each float32 host feed as the type its input declares (float16 graphs); tensors pass as they are. */
+export function typedFeeds(
+  session: ort.InferenceSession,
+  feeds: Record<string, FloatData | ort.Tensor>,
+): Record<string, ort.Tensor> {
+  const types = new Map(session.inputMetadata.map((m) => [m.name, m.isTensor ? m.type : undefined]))
+  const tensors: Record<string, ort.Tensor> = {}
+  for (const [name, f] of Object.entries(feeds))
+    tensors[name] = isTensor(f)
+      ? f
+      : types.get(name) === 'float16'
+        ? new ort.Tensor('float16', toFloat16Bits(f.data), f.dims)
+        : floatTensor(f.data, f.dims)
+  return tensors
 }
 
 const isTensor = (f: FloatData | ort.Tensor): f is ort.Tensor => f instanceof ort.Tensor

@@ -2,9 +2,10 @@
 // shift, VPScaler, EpsilonTarget, CosineTNoiseCond as the model's r, CFG rescale (cfg_rho), and DDPMSampler
 // (the DDIM step with eta = 1). The stage output is x0̂ of the last step, as the notebooks keep it.
 // Every op is rounded to float32 as torch computes it (the golden README: the schedule is float32).
-import { lerp, rescaleGuided } from './cfg.ts'
+import { add, div, mul, sub } from '../compiler/onnx/ops.ts'
+import { emitLerp, emitRescale, lerp, rescaleGuided } from './cfg.ts'
 import { f32, PI_F32, torchLinspace } from './float32.ts'
-import type { Sampler, StepResult } from './sampler.ts'
+import { emitCoefficients, packCoefficients, type Sampler, type StepResult } from './sampler.ts'
 
 export interface GdfOptions {
   /** logSNR shift (official: 2 for Stage C, 1 for Stage B). */
@@ -57,8 +58,21 @@ export function cosineTNoiseCond(logSnrValue: number): number {
   return Math.min(Math.max(t, 0), 1)
 }
 
+/** The per-step scalars of the DDIM step (eta 1) from t to t'. */
+const COEFFICIENTS = ['a', 'b', 'aNext', 'epsScale', 'sigma'] as const
+
 export function gdfDdpm(opts: GdfOptions): Sampler {
   const scale = (t: number) => vpScale(logSnr(t, opts.shift))
+  const coefficients = (t: number, tNext: number) => {
+    const { a, b } = scale(t)
+    const { a: aNext, b: bNext } = scale(tNext)
+    const b2Next = f32(bNext * bNext)
+    const sigma = f32(
+      f32(Math.sqrt(f32(b2Next / f32(b * b)))) *
+        f32(Math.sqrt(f32(1 - f32(f32(a * a) / f32(aNext * aNext))))),
+    )
+    return { a, b, aNext, epsScale: f32(Math.sqrt(f32(b2Next - f32(sigma * sigma)))), sigma }
+  }
   return {
     timesteps: (steps) => torchLinspace(1, 0, steps + 1),
     modelInput: (t) => cosineTNoiseCond(logSnr(t, opts.shift)),
@@ -66,17 +80,11 @@ export function gdfDdpm(opts: GdfOptions): Sampler {
       const guided = lerp(uncond, cond, w)
       return opts.cfgRho > 0 ? rescaleGuided(guided, cond, opts.cfgRho) : guided
     },
+    coefficients: (t, tNext) => packCoefficients(COEFFICIENTS, coefficients(t, tNext)),
     step(pred, t, tNext, x, noise): StepResult {
-      const { a, b } = scale(t)
-      const { a: aNext, b: bNext } = scale(tNext)
       // EpsilonTarget: x0 = (x − b·ε)/a. DDIM with eta 1: σ = sqrt(b'²/b²)·sqrt(1 − a²/a'²),
       // x' = a'·x0 + sqrt(b'² − σ²)·ε + σ·noise.
-      const b2Next = f32(bNext * bNext)
-      const sigma = f32(
-        f32(Math.sqrt(f32(b2Next / f32(b * b)))) *
-          f32(Math.sqrt(f32(1 - f32(f32(a * a) / f32(aNext * aNext))))),
-      )
-      const epsScale = f32(Math.sqrt(f32(b2Next - f32(sigma * sigma))))
+      const { a, b, aNext, epsScale, sigma } = coefficients(t, tNext)
       const x0 = new Float32Array(x.length)
       const next = new Float32Array(x.length)
       for (let i = 0; i < x.length; i++) {
@@ -86,6 +94,16 @@ export function gdfDdpm(opts: GdfOptions): Sampler {
         next[i] = f32(f32(aNext * x0i) + f32(epsScale * eps)) + f32(sigma * (noise[i] as number))
       }
       return { x: next, output: x0 }
+    },
+    emitStep(g, v) {
+      const { a, b, aNext, epsScale, sigma } = emitCoefficients(g, v.coef, COEFFICIENTS)
+      const x0 = div(g, sub(g, v.x, mul(g, v.pred, b)), a)
+      const next = add(g, add(g, mul(g, aNext, x0), mul(g, epsScale, v.pred)), mul(g, sigma, v.noise))
+      return { x: next, output: x0 }
+    },
+    emitGuide(g, cond, uncond, v) {
+      const guided = emitLerp(g, uncond, cond, v)
+      return opts.cfgRho > 0 ? emitRescale(g, guided, cond, opts.cfgRho, v.groups) : guided
     },
   }
 }

@@ -132,7 +132,7 @@ export function createApp(o: AppOptions): Hono<Env> {
           'Cache-Control': 'no-store',
           'X-Seed': String(result.seed),
           'X-Model-Version': result.modelVersion,
-          'Server-Timing': serverTiming(result.timings),
+          'Server-Timing': serverTiming(result.timings, scheduler.model.provider),
         },
       })
     },
@@ -216,7 +216,8 @@ function resultEvent(r: JobResult): BackendResult {
   return { content_type: r.contentType, seed: r.seed, model_version: r.modelVersion, b64: toBase64(r.bytes) }
 }
 
-export function serverTiming(t: JobResult['timings']): string {
+/** The job's phases, and the execution provider that ran it. */
+export function serverTiming(t: JobResult['timings'], provider: string): string {
   const order = ['queue', 'text', 'stage_c', 'stage_b', 'stage_a', 'encode'] as const
-  return order.map((k) => `${k};dur=${t[k].toFixed(1)}`).join(', ')
+  return [...order.map((k) => `${k};dur=${t[k].toFixed(1)}`), `provider;desc="${provider}"`].join(', ')
 }

@@ -10,9 +10,12 @@
 //   BATCH_WINDOW_MS how long a job may wait for batch-mates when the model is idle (default 15)
 //   JOB_TIMEOUT_MS a job not finished this long after it arrived fails with 504 backend_timeout (default 300000)
 //   VERIFY_SHA256  "1": hash every model file against manifest.json at startup (sizes are always checked)
-//   ORT_CUDA       "0" keeps onnxruntime on the CPU; otherwise CUDA is tried first (default)
+//   ORT_PROVIDER   auto (default: CUDA if its libraries load, else WebGPU if an adapter exists, else the CPU),
+//                  cuda, webgpu or cpu; a provider that does not start falls back to the CPU with a warning
 //   ORT_THREADS    onnxruntime's intra-op threads per model call (default 0: onnxruntime's choice, one per physical
 //                  core). On a small CPU, 1 runs tiny graphs faster and large ones slower (bench/results.md)
+
+import { type ProviderChoice, parseProviderChoice } from '../runtime/providers.ts'
 
 export interface ServiceConfig {
   port: number
@@ -23,7 +26,7 @@ export interface ServiceConfig {
   maxBatch: number
   batchWindowMs: number
   jobTimeoutMs: number
-  preferCuda: boolean
+  provider: ProviderChoice
   verifySha256: boolean
   /** onnxruntime intra-op threads; 0 or absent: onnxruntime's default. */
   intraOpThreads?: number
@@ -55,7 +58,7 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     maxBatch: int(env, 'MAX_BATCH', 4, 1),
     batchWindowMs: int(env, 'BATCH_WINDOW_MS', 15, 0),
     jobTimeoutMs: int(env, 'JOB_TIMEOUT_MS', 300_000, 1),
-    preferCuda: env.ORT_CUDA !== '0',
+    provider: parseProviderChoice(env.ORT_PROVIDER),
     verifySha256: env.VERIFY_SHA256 === '1',
     intraOpThreads: int(env, 'ORT_THREADS', 0, 0),
   }

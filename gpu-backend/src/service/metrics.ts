@@ -113,6 +113,12 @@ export function serviceMetrics() {
   const registry = new Registry()
   return {
     registry,
+    backendInfo: registry.register(
+      new Gauge(
+        'cascade_backend_info',
+        'Models served here and the execution provider each runs on (value 1)',
+      ),
+    ),
     queueDepth: registry.register(new Gauge('cascade_queue_depth', 'Jobs waiting in the queue, per model')),
     running: registry.register(new Gauge('cascade_jobs_running', 'Jobs in the batch now running, per model')),
     batchSize: registry.register(

@@ -20,7 +20,7 @@ export interface RunResult {
 export interface PipelineRunner {
   readonly id: ModelId
   readonly manifest: Manifest
-  /** The execution provider the model's sessions run on (cuda / cpu). */
+  /** The execution provider the model's sessions run on (cuda / webgpu / cpu). */
   readonly provider: string
   run(request: GenerateRequest, opts?: RunOptions): Promise<RunResult>
 }

@@ -4,7 +4,6 @@
 import { parentPort, workerData } from 'node:worker_threads'
 import { generate } from '../pipeline/generate.ts'
 import { loadModel } from '../pipeline/model.ts'
-import { providerOf } from '../runtime/session.ts'
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.ts'
 
 const port = parentPort
@@ -16,7 +15,7 @@ const runs = new Map<number, AbortController>()
 
 try {
   const model = await loadModel(init.dir, {
-    preferCuda: init.preferCuda,
+    provider: init.provider,
     verifySha256: init.verifySha256,
     ...(init.intraOpThreads ? { intraOpThreads: init.intraOpThreads } : {}),
   })
@@ -24,7 +23,7 @@ try {
     type: 'loaded',
     id: model.id,
     manifest: model.manifest,
-    provider: providerOf(model.stages.c) ?? 'cpu',
+    provider: model.provider.provider,
   })
   port.on('message', async (m: ToWorker) => {
     if (m.type === 'cancel') {

@@ -49,7 +49,7 @@ export async function startService(cfg: ServiceConfig, opts: StartOptions = {}):
       const t0 = performance.now()
       const model = await ModelWorker.start({
         dir,
-        preferCuda: cfg.preferCuda,
+        provider: cfg.provider,
         verifySha256: cfg.verifySha256,
         ...(cfg.intraOpThreads ? { intraOpThreads: cfg.intraOpThreads } : {}),
       })
@@ -63,6 +63,7 @@ export async function startService(cfg: ServiceConfig, opts: StartOptions = {}):
         jobTimeoutMs: cfg.jobTimeoutMs,
         metrics,
       })
+      metrics.backendInfo.set({ model: model.id, provider: model.provider }, 1)
       await scheduler.warmUp()
       state.models.set(model.id, scheduler)
       log(

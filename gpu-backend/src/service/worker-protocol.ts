@@ -3,10 +3,11 @@
 import type { ModelId } from '../../../shared/src/index.ts'
 import type { Manifest } from '../compiler/manifest.ts'
 import type { GenerateRequest, StepEvent, Timings } from '../pipeline/generate.ts'
+import type { Provider, ProviderChoice } from '../runtime/providers.ts'
 
 export interface WorkerInit {
   dir: string
-  preferCuda: boolean
+  provider: ProviderChoice
   /** Hash every model file against the manifest before loading (sizes are always checked). */
   verifySha256: boolean
   intraOpThreads?: number
@@ -17,7 +18,7 @@ export type ToWorker =
   | { type: 'cancel'; run: number; reason: string }
 
 export type FromWorker =
-  | { type: 'loaded'; id: ModelId; manifest: Manifest; provider: string }
+  | { type: 'loaded'; id: ModelId; manifest: Manifest; provider: Provider }
   | { type: 'load-failed'; message: string }
   | { type: 'step'; run: number; event: StepEvent }
   | { type: 'done'; run: number; encoded: Uint8Array[]; timings: Timings }

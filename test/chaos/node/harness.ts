@@ -52,7 +52,7 @@ export async function backend(
     port,
     secret: SECRET,
     modelDirs: o.modelDirs ?? [tinyModel().dir],
-    env: { ORT_CUDA: '0', ...o.env },
+    env: { ORT_PROVIDER: 'cpu', ...o.env },
   })
   const url = loopback(port)
   await waitFor(`${url}/${o.ready === false ? 'healthz' : 'readyz'}`, proc)

@@ -33,6 +33,9 @@ export interface GraphOptions {
 
 export type AttentionKernel = 'matmul' | 'mha'
 
+/** Tensor dimensions: sizes, or names for dynamic axes. */
+export type Dims = (number | string)[]
+
 /** A named tensor in the graph. `type` is the element type when the builder knows it. */
 export interface Value {
   readonly name: string
@@ -102,13 +105,14 @@ export class Graph {
     return name
   }
 
-  input(name: string, dims: (number | string)[], type: ElemType = this.floatType): Value {
+  /** A graph input; `dims` null leaves its rank open. */
+  input(name: string, dims: Dims | null, type: ElemType = this.floatType): Value {
     this.used.add(name)
     this.inputs.push(valueInfo(name, type, dims))
     return { name, type }
   }
 
-  output(v: Value, name: string, dims: (number | string)[]): void {
+  output(v: Value, name: string, dims: Dims | null): void {
     const out = v.name === name ? v : this.op1('Identity', [v], {}, { name })
     if (out.name !== name) throw new Error(`output name ${name} is taken`)
     this.outputs.push(valueInfo(name, out.type, dims))
@@ -280,15 +284,11 @@ export class Graph {
   }
 }
 
-function valueInfo(name: string, type: ElemType, dims: (number | string)[]): IValueInfoProto {
+function valueInfo(name: string, type: ElemType, dims: Dims | null): IValueInfoProto {
+  const shape = dims && { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) }
   return onnx.ValueInfoProto.create({
     name,
-    type: {
-      tensorType: {
-        elemType: ELEM[type],
-        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
-      },
-    },
+    type: { tensorType: { elemType: ELEM[type], ...(shape ? { shape } : {}) } },
   })
 }
 
