@@ -18,6 +18,8 @@ const suites = [
   { name: 'chaos (edge, workerd)', vitest: 'test/chaos/vitest.edge.config.ts' },
   { name: 'chaos (backend, faults)', vitest: 'test/chaos/vitest.node.config.ts' },
   { name: 'browser', vitest: 'test/browser/vitest.config.ts' },
+  // The WebGPU execution provider on SwiftShader (a CPU Vulkan driver from npm): graph parity, generations.
+  { name: 'webgpu (SwiftShader)', vitest: 'test/webgpu/vitest.config.ts' },
 ]
 
 const only = process.argv.slice(2)

@@ -1,45 +1,19 @@
-// The whole pipeline (gpu-backend/src/pipeline) free-running against the reference runs: model directories
-// compiled by `convertModel` from the golden tiny checkpoints, the references' text states and noise injected,
-// everything else (samplers, guidance, stage chaining, de-normalization, Stage A) is the real pipeline code.
+// The whole pipeline (gpu-backend/src/pipeline) free-running against the reference runs (golden-runs.ts): the
+// references' text states and noise injected, everything else (samplers, guidance, stage chaining,
+// de-normalization, Stage A) is the real pipeline code.
 // - Stable Cascade: sampling/pipeline.safetensors (CLIP -> Stage C -> Stage B -> Stage A), chain within 1e-3.
 // - Würstchen v2: sampling_prior + sampling_decoder(_cfg): latents 1e-3 relative, decoded images 2e-3 absolute.
 // Each run twice: with the sampling loops on the host (sample.ts) and as step graphs (sample-on-device.ts) on the
-// CPU provider; the two agree within 1e-5 (the on-device loop's contract, issue: the GPU path).
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+// CPU provider; the two agree within 1e-5 (the on-device loop's contract).
 import { describe, expect, it } from 'vitest'
-import { convertModel } from '../../gpu-backend/src/compiler/convert.ts'
-import { makeTiny } from '../../gpu-backend/src/compiler/make-tiny.ts'
-import type { StepEvent } from '../../gpu-backend/src/pipeline/generate.ts'
-import { type Denoised, generate } from '../../gpu-backend/src/pipeline/generate.ts'
+import { type Denoised, generate, type StepEvent } from '../../gpu-backend/src/pipeline/generate.ts'
 import { loadModel } from '../../gpu-backend/src/pipeline/model.ts'
-import type { NoiseSource } from '../../gpu-backend/src/pipeline/noise.ts'
-import type { DiffusionStage, HostTensor } from '../../gpu-backend/src/pipeline/tensor.ts'
-import type { TextEncoders, TextStates } from '../../gpu-backend/src/pipeline/text.ts'
-import { GOLDEN_DIR, goldenPath, readCase, relErr, V2_DIR, v2RunInfo } from './golden.ts'
+import { relErr } from './golden.ts'
+import { type GoldenRun, SC_TEXT_SOURCES, scGoldenRun, v2GoldenRuns } from './golden-runs.ts'
 
 const TOL_CHAIN = 1e-3
 const TOL_V2_IMAGE_ABS = 2e-3
 const TOL_DEVICE_LOOP = 1e-5
-
-/** The device loop's result against the host loop's, stage by stage. */
-function expectSameLoops(host: Denoised, device: Denoised, label: string) {
-  const errs = {
-    prior: relErr(device.prior.data, host.prior.data),
-    decoder: relErr(device.decoder.data, host.decoder.data),
-    image: relErr(device.decoded.data, host.decoded.data),
-  }
-  console.log(
-    `${label}, device loop vs host loop:`,
-    Object.entries(errs)
-      .map(([k, v]) => `${k} ${v.toExponential(2)}`)
-      .join(', '),
-  )
-  for (const v of Object.values(errs)) expect(v).toBeLessThan(TOL_DEVICE_LOOP)
-}
-
-type Case = ReturnType<typeof readCase>
 
 function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   let m = 0
@@ -47,212 +21,64 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
   return m
 }
 
-/** Row i of a stacked tensor, as a batch of one. */
-function row(c: Case, name: string, i: number): HostTensor {
-  const t = c.get(name)
-  const per = t.data.length / (t.shape[0] as number)
-  return { data: t.data.slice(i * per, (i + 1) * per), dims: [1, ...t.shape.slice(1)] }
-}
+const report = (label: string, errs: Record<string, number>) =>
+  console.log(
+    `${label}:`,
+    Object.entries(errs)
+      .map(([k, v]) => `${k} ${v.toExponential(2)}`)
+      .join(', '),
+  )
 
-/** Stand-in text encoders answering from tables (per stage: prompt -> one row per output). */
-function tableText(lookup: (stage: DiffusionStage, prompt: string) => TextStates): TextEncoders {
-  return {
-    async encode(stage, prompts) {
-      const rows = prompts.map((p) => lookup(stage, p))
-      const out: TextStates = {}
-      for (const name of Object.keys(rows[0] ?? {})) {
-        const parts = rows.map((r) => r[name] as HostTensor)
-        const data = new Float32Array(parts.reduce((n, p) => n + p.data.length, 0))
-        parts.forEach((p, i) => {
-          data.set(p.data, i * p.data.length)
-        })
-        out[name] = { data, dims: [parts.length, ...(parts[0] as HostTensor).dims.slice(1)] }
-      }
-      return out
-    },
+/** The run with the host loop and with the device loop; the latter within 1e-5 of the former. */
+async function runBothLoops(run: GoldenRun, onStep?: (e: StepEvent) => void): Promise<Denoised> {
+  const dir = await run.dir
+  const host = await generate(await loadModel(dir), run.request, {
+    ...run.options,
+    ...(onStep ? { onStep } : {}),
+  })
+  const device = await generate(await loadModel(dir, { loop: 'device' }), run.request, run.options)
+  const errs = {
+    prior: relErr(device.prior.data, host.prior.data),
+    decoder: relErr(device.decoder.data, host.decoder.data),
+    image: relErr(device.decoded.data, host.decoded.data),
   }
-}
-
-/** The recorded draws: per stage, the initial latent then one tensor per step. */
-function recordedNoise(draws: Record<DiffusionStage, (k: number) => Float32Array>): NoiseSource {
-  return {
-    draw(stage, k, shape) {
-      const d = draws[stage](k)
-      const n = shape.reduce((a, b) => a * b, 1)
-      if (d.length !== n)
-        throw new Error(`recorded ${stage} draw ${k} has ${d.length} values, want [${shape}]`)
-      return d
-    },
-  }
-}
-
-function link(target: string, path: string) {
-  mkdirSync(join(path, '..'), { recursive: true })
-  symlinkSync(target, path)
+  report(`${run.label}, device loop vs host loop`, errs)
+  for (const v of Object.values(errs)) expect(v).toBeLessThan(TOL_DEVICE_LOOP)
+  return host
 }
 
 describe('Stable Cascade pipeline, free-running (sampling/pipeline.safetensors)', () => {
-  for (const textSource of ['recorded text states', 'prompts through our tokenizer and CLIP'] as const)
+  for (const textSource of SC_TEXT_SOURCES)
     it(`Stage C -> Stage B -> Stage A within 1e-3 of the official chain, from ${textSource}`, async () => {
-      // Official-layout source folder: stage_{c,b,a}.safetensors with their constructor-argument configs.
-      const src = mkdtempSync(join(tmpdir(), 'sc-src-'))
-      for (const s of ['c', 'b', 'a']) {
-        link(goldenPath('weights', `stage_${s}_tiny.safetensors`), join(src, `stage_${s}.safetensors`))
-        link(goldenPath('configs', `stage_${s}_tiny.json`), join(src, `stage_${s}.json`))
-      }
-      // The golden tiny CLIP and the real CLIP BPE: the pipeline can also run from the prompts themselves.
-      link(goldenPath('weights', 'clip_text_tiny.safetensors'), join(src, 'text_encoder.safetensors'))
-      link(goldenPath('configs', 'clip_text_tiny.json'), join(src, 'text_encoder.json'))
-      link(goldenPath('tokenizer'), join(src, 'tokenizer'))
-      const dir = mkdtempSync(join(tmpdir(), 'sc-model-'))
-      await convertModel({ family: 'stable-cascade', from: src, outDir: dir })
-      const model = await loadModel(dir)
-      const onDevice = await loadModel(dir, { loop: 'device' })
-
-      const settings = JSON.parse(readFileSync(join(GOLDEN_DIR, 'configs', 'sampling.json'), 'utf8'))
-      const c = readCase(goldenPath('sampling', 'pipeline.safetensors'))
-      const prompts: string[] = settings.prompts
-      const states = (prefix: 'cond' | 'uncond', i: number): TextStates => {
-        const pooled = row(c, `${prefix}.clip_text_pooled`, i)
-        // As the text encoder answers: hidden_pre_norm (1, 77, C) and text_embeds (1, P).
-        return {
-          hidden_pre_norm: row(c, `${prefix}.clip_text`, i),
-          text_embeds: { data: pooled.data, dims: [1, pooled.dims[2] as number] },
-        }
-      }
-      const text = tableText((_, p) =>
-        p === settings.uncond_prompt ? states('uncond', 0) : states('cond', prompts.indexOf(p)),
-      )
-      const noise = recordedNoise({
-        c: (k) => (k === 0 ? c.get('c.x_init').data : row(c, 'c.noise', k - 1).data),
-        b: (k) => (k === 0 ? c.get('b.x_init').data : row(c, 'b.noise', k - 1).data),
-      })
-      const [, , height, width] = c.get('a.image').shape as number[]
-      const sc = settings.stage_c
-      const sb = settings.stage_b
+      const run = scGoldenRun(textSource)
       const progress: string[] = []
-      const run = (m: typeof model, onStep?: (e: StepEvent) => void) =>
-        generate(
-          m,
-          {
-            width: width as number,
-            height: height as number,
-            images: prompts.map((prompt, seed) => ({ seed, prompt, negativePrompt: settings.uncond_prompt })),
-            priorSteps: sc.timesteps,
-            priorGuidance: sc.cfg,
-            decoderSteps: sb.timesteps,
-            decoderGuidance: sb.cfg,
-          },
-          {
-            ...(textSource === 'recorded text states' ? { text } : {}),
-            noise,
-            latents: { c: sc.shape.slice(2), b: sb.shape.slice(2) },
-            ...(onStep ? { onStep } : {}),
-          },
-        )
-      const result = await run(model, (e) => progress.push(`${e.stage}${e.step}/${e.steps}`))
-      expectSameLoops(result, await run(onDevice), `SC chain (${textSource})`)
+      const result = await runBothLoops(run, (e) => progress.push(`${e.stage}${e.step}/${e.steps}`))
       const errs = {
-        stage_c: relErr(result.prior.data, c.get('c.output').data),
-        stage_b: relErr(result.decoder.data, c.get('b.output').data),
-        image: relErr(result.decoded.data, c.get('a.image').data),
+        stage_c: relErr(result.prior.data, run.reference.prior),
+        stage_b: relErr(result.decoder.data, run.reference.decoder),
+        image: relErr(result.decoded.data, run.reference.image),
       }
-      console.log(
-        `SC chain (${textSource}):`,
-        Object.entries(errs)
-          .map(([k, v]) => `${k} ${v.toExponential(2)}`)
-          .join(', '),
-      )
+      report(run.label, errs)
       for (const v of Object.values(errs)) expect(v).toBeLessThan(TOL_CHAIN)
       expect(progress).toEqual([
         'text1/1',
-        ...Array.from({ length: sc.timesteps }, (_, i) => `c${i + 1}/${sc.timesteps}`),
-        ...Array.from({ length: sb.timesteps }, (_, i) => `b${i + 1}/${sb.timesteps}`),
+        ...Array.from({ length: run.steps.c }, (_, i) => `c${i + 1}/${run.steps.c}`),
+        ...Array.from({ length: run.steps.b }, (_, i) => `b${i + 1}/${run.steps.b}`),
         'a1/1',
       ])
     })
 })
 
 describe('Würstchen v2 pipeline, free-running (sampling_prior + sampling_decoder*)', () => {
-  // diffusers layout: prior/, decoder/, vqgan/ with config.json beside the weights.
-  const modelDir = (async () => {
-    const src = mkdtempSync(join(tmpdir(), 'v2-src-'))
-    for (const name of ['prior', 'decoder', 'vqgan']) {
-      link(
-        join(V2_DIR, `${name}_weights.safetensors`),
-        join(src, name, 'diffusion_pytorch_model.safetensors'),
-      )
-      link(join(V2_DIR, 'configs', `${name}.json`), join(src, name, 'config.json'))
-    }
-    // The golden's text encoders are stand-in tables (injected below); a complete model directory still needs
-    // text encoders of the right widths: make-tiny's random ones.
-    const tiny = mkdtempSync(join(tmpdir(), 'v2-tiny-'))
-    await makeTiny({ family: 'wuerstchen-v2', outDir: tiny })
-    for (const f of ['text_encoder', 'text_encoder_2']) {
-      link(join(tiny, 'checkpoints', `${f}.safetensors`), join(src, `${f}.safetensors`))
-      link(join(tiny, 'checkpoints', `${f}.json`), join(src, `${f}.json`))
-    }
-    for (const f of ['tokenizer', 'tokenizer_2']) link(join(tiny, 'checkpoints', f), join(src, f))
-    const dir = mkdtempSync(join(tmpdir(), 'v2-model-'))
-    await convertModel({ family: 'wuerstchen-v2', from: src, outDir: dir })
-    return dir
-  })()
-
-  // README "Full tiny sampling run": the prior on its prompts, then each decoder run on its prompt; prompts,
-  // guidance and the row order of each prompt_table come from the manifest's `info` of each file.
-  const decoderRuns = readdirSync(V2_DIR).filter((f) => /^sampling_decoder.*\.safetensors$/.test(f))
-  for (const file of decoderRuns)
-    it(`prior + ${file}`, async () => {
-      const model = await loadModel(await modelDir)
-      const onDevice = await loadModel(await modelDir, { loop: 'device' })
-      const p = readCase(join(V2_DIR, 'sampling_prior.safetensors'))
-      const d = readCase(join(V2_DIR, file))
-      const priorInfo = v2RunInfo('sampling_prior.safetensors')
-      const decoderInfo = v2RunInfo(file)
-      const prompts = [priorInfo.pipeline_call.prompt].flat()
-      // The decoder pipeline takes one prompt for every image (README quirks).
-      const decoderPrompt = decoderInfo.pipeline_call.prompt as string
-      const text = tableText((stage, prompt) =>
-        stage === 'c'
-          ? { last_hidden_state: row(p, 'prompt_table', priorInfo.prompt_table_rows.indexOf(prompt)) }
-          : {
-              last_hidden_state: row(
-                d,
-                'prompt_table',
-                decoderInfo.prompt_table_rows.indexOf(prompt === '' ? '' : decoderPrompt),
-              ),
-            },
-      )
-      const draws = (c: Case) => (k: number) => c.get(k === 0 ? 'initial_noise' : `step${k - 1}.noise`).data
-      const [, , height, width] = d.get('images').shape as number[]
-      const run = (m: typeof model) =>
-        generate(
-          m,
-          {
-            width: width as number,
-            height: height as number,
-            images: prompts.map((prompt, seed) => ({ seed, prompt, negativePrompt: '' })),
-            priorSteps: p.get('timesteps').data.length - 1,
-            priorGuidance: priorInfo.pipeline_call.guidance_scale,
-            decoderSteps: d.get('timesteps').data.length - 1,
-            decoderGuidance: decoderInfo.pipeline_call.guidance_scale,
-          },
-          { text, noise: recordedNoise({ c: draws(p), b: draws(d) }) },
-        )
-      const result = await run(model)
-      expectSameLoops(result, await run(onDevice), `v2 ${file}`)
+  for (const run of v2GoldenRuns())
+    it(run.label, async () => {
+      const result = await runBothLoops(run)
       const errs = {
-        prior: relErr(result.prior.data, p.get('final_latents').data),
-        decoder: relErr(result.decoder.data, d.get('final_latents').data),
+        prior: relErr(result.prior.data, run.reference.prior),
+        decoder: relErr(result.decoder.data, run.reference.decoder),
       }
-      const imageAbs = maxAbsDiff(result.decoded.data, d.get('vqgan_decoded').data)
-      console.log(
-        `v2 ${file}:`,
-        Object.entries(errs)
-          .map(([k, v]) => `${k} ${v.toExponential(2)} rel`)
-          .join(', '),
-        `image ${imageAbs.toExponential(2)} abs`,
-      )
+      const imageAbs = maxAbsDiff(result.decoded.data, run.reference.image)
+      report(run.label, { ...errs, 'image (abs)': imageAbs })
       for (const v of Object.values(errs)) expect(v).toBeLessThan(TOL_CHAIN)
       expect(imageAbs).toBeLessThan(TOL_V2_IMAGE_ABS)
     })

@@ -6,6 +6,7 @@ import { byteLevelVocab } from '../text/byte-level.ts'
 import { convertModel, type Progress, sourceStem, TOKENIZER_DIR } from './convert.ts'
 import type { Family, Manifest } from './manifest.ts'
 import type { Kwargs } from './models/config.ts'
+import type { GraphDtype } from './onnx/graph.ts'
 import { familyStages, type StageId, stageSpec } from './stages.ts'
 import { type TensorToWrite, writeSafetensors } from './weights/safetensors.ts'
 import { SchemaRecorder } from './weights/schema-recorder.ts'
@@ -175,6 +176,8 @@ export interface MakeTinyOptions {
   configs?: Partial<Record<StageId, Kwargs>>
   /** Manifest variant (default "tiny"). */
   variant?: string
+  /** Graph precision (default fp32). */
+  dtype?: GraphDtype
 }
 
 export async function makeTiny(o: MakeTinyOptions): Promise<Manifest> {
@@ -204,6 +207,7 @@ export async function makeTiny(o: MakeTinyOptions): Promise<Manifest> {
     outDir: o.outDir,
     variant,
     randomWeights: true,
+    ...(o.dtype ? { dtype: o.dtype } : {}),
     ...(o.progress ? { progress: o.progress } : {}),
   })
 }
