@@ -3,7 +3,7 @@
 // (the official op sequence), from the same random weights, timed side by side in one run.
 // Outputs are checked to agree first, so a fast wrong graph cannot win.
 import { performance } from 'node:perf_hooks'
-import { randomCheckpoint, rng, tinyConfig } from '../gpu-backend/src/compiler/make-tiny.ts'
+import { randomCheckpoint, rng, seededDraw, tinyConfig } from '../gpu-backend/src/compiler/make-tiny.ts'
 import type { Kwargs } from '../gpu-backend/src/compiler/models/config.ts'
 import { type StageId, stageSpec } from '../gpu-backend/src/compiler/stages.ts'
 import { StateDict } from '../gpu-backend/src/compiler/weights/state-dict.ts'
@@ -107,7 +107,7 @@ for (const c of cases) {
   }
   const rand = rng(1)
   const tensors = Object.fromEntries(
-    randomCheckpoint('stable-cascade', c.stage, c.kwargs, rand).map(([k, t]) => [
+    randomCheckpoint('stable-cascade', c.stage, c.kwargs, seededDraw(rand)).map(([k, t]) => [
       k,
       { shape: t.shape, data: t.data as Float32Array },
     ]),
