@@ -1,6 +1,7 @@
 // `cascade`: the model compiler's command line.
 import { Command, InvalidArgumentError, Option } from 'commander'
-import { convertModel, convertStage } from '../compiler/convert.ts'
+import { convertModel, convertStage, type LoraSpec } from '../compiler/convert.ts'
+import { parseLoraSpec } from '../compiler/lora/lora-file.ts'
 import { makeTiny } from '../compiler/make-tiny.ts'
 import { FAMILIES, type Family } from '../compiler/manifest.ts'
 import { STAGE_IDS, type StageId } from '../compiler/stages.ts'
@@ -27,6 +28,13 @@ function size(v: string): { width: number; height: number } {
   const m = /^(\d+)x(\d+)$/.exec(v)
   if (!m) throw new InvalidArgumentError('expected WIDTHxHEIGHT, e.g. 1024x1024')
   return { width: Number(m[1]), height: Number(m[2]) }
+}
+
+/** Repeatable `--lora file[:strength]`. */
+function loraSpec(v: string, previous: LoraSpec[]): LoraSpec[] {
+  const spec = parseLoraSpec(v)
+  if (!Number.isFinite(spec.strength)) throw new InvalidArgumentError('expected file[:strength]')
+  return [...previous, spec]
 }
 
 /** `text2` is accepted for v2's decoder text encoder (the graph and manifest call it text_2). */
@@ -71,6 +79,12 @@ program
     'expose sca / crp / pixels as graph inputs instead of folding their defaults',
     false,
   )
+  .option(
+    '--lora <file[:strength]>',
+    'merge a LoRA into Stage C and its text encoder (official, kohya or PEFT format; repeatable; strength 1 by default)',
+    loraSpec,
+    [],
+  )
   .requiredOption('--out <dir>', 'output directory')
   .action(async (o) => {
     const f = o.family as Family
@@ -82,8 +96,10 @@ program
         variant: o.variant,
         dtype: o.dtype,
         attention: o.attention,
+        loras: o.lora,
         progress: progressBar(),
       })
+      for (const l of m.loras ?? []) console.log(`merged LoRA ${l.file} (${l.format}) at strength ${l.strength}`)
       console.log(
         `wrote ${m.files.length} files and manifest.json to ${o.out} (weights ${m.weights_version.slice(0, 12)})`,
       )
@@ -100,8 +116,10 @@ program
       attention: o.attention,
       extraInputs: o.extraInputs,
       outDir: o.out,
+      loras: o.lora,
       progress: progressBar(),
     })
+    for (const l of o.lora as LoraSpec[]) console.log(`merged LoRA ${l.path} at strength ${l.strength}`)
     console.log(`wrote ${written.flatMap((w) => w.files).join(', ')} to ${o.out}`)
   })
 
