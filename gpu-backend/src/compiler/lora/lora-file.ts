@@ -137,7 +137,15 @@ const readOfficial: Reader = (keys, lazy, file) => {
     const h = halves.get(i) ?? {}
     const p = pair(`weights.${i}`, h.down, h.up, lazy)
     if (typeof p === 'string') stray.push(p)
-    else pairs.push({ name: `weights.${i}`, part: 'unet', module: '', down: p.down, up: p.up, scale: 1 / p.rank })
+    else
+      pairs.push({
+        name: `weights.${i}`,
+        part: 'unet',
+        module: '',
+        down: p.down,
+        up: p.up,
+        scale: 1 / p.rank,
+      })
   }
   let tokens: LearnedTokens | undefined
   if (tokenKeys.length) {
@@ -151,7 +159,10 @@ const readOfficial: Reader = (keys, lazy, file) => {
 
 /** `lora_prior_{unet,te}_<module with _>.{lora_down.weight, lora_up.weight, alpha}`; scale alpha/rank. */
 const readKohya: Reader = (keys, lazy, file) => {
-  const groups = new Map<string, { part: LoraPart; module: string; down?: string; up?: string; alpha?: string }>()
+  const groups = new Map<
+    string,
+    { part: LoraPart; module: string; down?: string; up?: string; alpha?: string }
+  >()
   const stray: string[] = []
   for (const k of keys) {
     const m = KOHYA.exec(k)

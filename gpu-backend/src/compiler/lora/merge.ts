@@ -2,7 +2,7 @@
 // lazily (when the weight is written), in float32, to the whole weight or to its row block. Every problem of every
 // file is found before anything changes, and reported in one error.
 import type { LazyTensor, StateDict } from '../weights/state-dict.ts'
-import { type LoraFile, LoraError, type LoraPart, type LowRankPair } from './lora-file.ts'
+import { LoraError, type LoraFile, type LoraPart, type LowRankPair } from './lora-file.ts'
 import { namedTargets, officialTargets, type Target, targetByName } from './resolve.ts'
 
 /** Adds its change to a weight's float32 data (row-major, `cols` per row). */

@@ -100,7 +100,9 @@ export function officialTargets(pairs: LowRankPair[], sd: StateDict): Map<LowRan
       return key
     })
     if (found[0] && found[0] === found[1])
-      problems.push(`${pairs[2 * i]?.name} and ${pairs[2 * i + 1]?.name}: both fit ${found[0]}, none fits the other weight of ${m}`)
+      problems.push(
+        `${pairs[2 * i]?.name} and ${pairs[2 * i + 1]?.name}: both fit ${found[0]}, none fits the other weight of ${m}`,
+      )
   })
   return problems.length ? problems : out
 }
