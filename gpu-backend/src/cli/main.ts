@@ -1,15 +1,25 @@
 // `cascade`: the model compiler's command line.
-import { Command, InvalidArgumentError, Option } from 'commander'
+import { Argument, Command, InvalidArgumentError, Option } from 'commander'
 import { convertModel, convertStage, type LoraSpec } from '../compiler/convert.ts'
 import { parseLoraSpec } from '../compiler/lora/lora-file.ts'
 import { makeTiny } from '../compiler/make-tiny.ts'
 import { FAMILIES, type Family } from '../compiler/manifest.ts'
 import { STAGE_IDS, type StageId } from '../compiler/stages.ts'
+import { PULL_MODELS, type PullModel } from '../pull/plan.ts'
+import { pull } from '../pull/pull.ts'
 import { generateCommand } from './generate.ts'
-import { progressBar } from './progress.ts'
+import { downloadBar, progressBar } from './progress.ts'
 import { tokenizeCommand } from './tokenize.ts'
 
 const family = new Option('--family <family>', 'model family').choices(FAMILIES).makeOptionMandatory()
+const attention = new Option(
+  '--attention <kernel>',
+  'attention kernel: matmul (fastest on CPU) or com.microsoft MHA (CUDA)',
+)
+  .choices(['matmul', 'mha'])
+  .default('matmul')
+const loraHelp =
+  'merge a LoRA into Stage C and its text encoder (official, kohya or PEFT format; repeatable; strength 1 by default)'
 
 function int(v: string): number {
   const n = Number(v)
@@ -66,25 +76,13 @@ program
   )
   .option('--variant <name>', 'released variant to pick in --from (stable-cascade: big | lite)')
   .addOption(new Option('--dtype <dtype>', 'graph precision').choices(['fp32', 'fp16']).default('fp32'))
-  .addOption(
-    new Option(
-      '--attention <kernel>',
-      'attention kernel: matmul (fastest on CPU) or com.microsoft MHA (CUDA)',
-    )
-      .choices(['matmul', 'mha'])
-      .default('matmul'),
-  )
+  .addOption(attention)
   .option(
     '--extra-inputs',
     'expose sca / crp / pixels as graph inputs instead of folding their defaults',
     false,
   )
-  .option(
-    '--lora <file[:strength]>',
-    'merge a LoRA into Stage C and its text encoder (official, kohya or PEFT format; repeatable; strength 1 by default)',
-    loraSpec,
-    [],
-  )
+  .option('--lora <file[:strength]>', loraHelp, loraSpec, [])
   .requiredOption('--out <dir>', 'output directory')
   .action(async (o) => {
     const f = o.family as Family
@@ -99,7 +97,8 @@ program
         loras: o.lora,
         progress: progressBar(),
       })
-      for (const l of m.loras ?? []) console.log(`merged LoRA ${l.file} (${l.format}) at strength ${l.strength}`)
+      for (const l of m.loras ?? [])
+        console.log(`merged LoRA ${l.file} (${l.format}) at strength ${l.strength}`)
       console.log(
         `wrote ${m.files.length} files and manifest.json to ${o.out} (weights ${m.weights_version.slice(0, 12)})`,
       )
@@ -121,6 +120,51 @@ program
     })
     for (const l of o.lora as LoraSpec[]) console.log(`merged LoRA ${l.path} at strength ${l.strength}`)
     console.log(`wrote ${written.flatMap((w) => w.files).join(', ')} to ${o.out}`)
+  })
+
+program
+  .command('pull')
+  .description(
+    'download a released model from the Hugging Face Hub (resumable, sha256-checked; HF_TOKEN for gated repositories, HF_ENDPOINT for another hub) and convert it',
+  )
+  .addArgument(new Argument('<model>', 'model id').choices(PULL_MODELS))
+  .option('--variant <name>', 'stable-cascade: big | lite')
+  .addOption(
+    new Option(
+      '--dtype <dtype>',
+      'graph precision; fp16 downloads the half-precision checkpoints where there are some',
+    )
+      .choices(['fp32', 'fp16'])
+      .default('fp16'),
+  )
+  .addOption(attention)
+  .option('--lora <file[:strength]>', loraHelp, loraSpec, [])
+  .option('--revision <rev>', 'Hub revision: branch, tag or commit', 'main')
+  .option(
+    '--download-dir <dir>',
+    'where downloads collect until the conversion succeeds (default <out>.download)',
+  )
+  .option('--keep-downloads', 'keep the downloaded checkpoints after converting', false)
+  .requiredOption('--out <dir>', 'output model directory (created only when everything succeeded)')
+  .action(async (model: PullModel, o) => {
+    const m = await pull({
+      model,
+      variant: o.variant,
+      dtype: o.dtype,
+      attention: o.attention,
+      outDir: o.out,
+      downloadDir: o.downloadDir,
+      keepDownloads: o.keepDownloads,
+      revision: o.revision,
+      loras: o.lora,
+      hubUrl: process.env.HF_ENDPOINT || undefined,
+      accessToken: process.env.HF_TOKEN || undefined,
+      download: downloadBar(),
+      convert: progressBar(),
+    })
+    console.log(
+      `wrote ${m.family} ${m.variant} (${m.dtype}) to ${o.out} (weights ${m.weights_version.slice(0, 12)})`,
+    )
   })
 
 program
