@@ -1,6 +1,7 @@
 // A local stand-in for the Hugging Face Hub's HTTP API, as @huggingface/hub calls it (`hubUrl`): the recursive tree
 // listing (`/api/models/<repo>/tree/<rev>`, with Git blob ids and LFS sha256 oids) and `/<repo>/resolve/<rev>/<path>`
-// with byte ranges, 401 for a gated repository without its token. Faults on demand: a connection cut after some
+// with byte ranges. A gated repository lists its files to anyone but answers downloads without its token with 401,
+// as the Hub does. Faults on demand: a connection cut after some
 // bytes, corrupted bytes, and a listed size the disk cannot hold. It records every download request.
 import { createHash } from 'node:crypto'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
@@ -8,7 +9,7 @@ import type { AddressInfo } from 'node:net'
 
 export interface StandInRepo {
   files: Map<string, Buffer>
-  /** Token a request must carry (`Authorization: Bearer …`), as for a gated repository. */
+  /** Token a download must carry (`Authorization: Bearer …`), as for a gated repository. */
   token?: string
 }
 
@@ -51,13 +52,18 @@ export class HubStandIn {
   }
 
   /** The repository of a request, or undefined once the request has been answered (404, 401). */
-  private repoFor(name: string, req: IncomingMessage, res: ServerResponse): StandInRepo | undefined {
+  private repoFor(
+    name: string,
+    req: IncomingMessage,
+    res: ServerResponse,
+    download: boolean,
+  ): StandInRepo | undefined {
     const repo = this.repos.get(name)
     if (!repo) {
       this.refuse(res, 404, 'Repository not found', 'RepoNotFound')
       return undefined
     }
-    if (repo.token && req.headers.authorization !== `Bearer ${repo.token}`) {
+    if (download && repo.token && req.headers.authorization !== `Bearer ${repo.token}`) {
       this.refuse(
         res,
         401,
@@ -73,14 +79,14 @@ export class HubStandIn {
     const url = new URL(req.url ?? '/', 'http://hub')
     const tree = /^\/api\/models\/([^/]+\/[^/]+)\/tree\/([^/]+)\/?$/.exec(url.pathname)
     if (tree) {
-      const repo = this.repoFor(decodeURIComponent(tree[1] as string), req, res)
+      const repo = this.repoFor(decodeURIComponent(tree[1] as string), req, res, false)
       if (repo) this.list(repo, res)
       return
     }
     const resolve = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname)
     if (resolve) {
       const name = decodeURIComponent(resolve[1] as string)
-      const repo = this.repoFor(name, req, res)
+      const repo = this.repoFor(name, req, res, true)
       if (repo) this.serve(name, repo, decodeURIComponent(resolve[3] as string), req, res)
       return
     }
