@@ -43,6 +43,26 @@ function lowRank(up: LazyTensor, down: LazyTensor, from: number, factor: number)
   }
 }
 
+interface Resolved {
+  found: [LowRankPair, Target][]
+  problems: string[]
+}
+
+function byModuleOrder(pairs: LowRankPair[], sd: StateDict): Resolved {
+  const r = officialTargets(pairs, sd)
+  return Array.isArray(r) ? { found: [], problems: r } : { found: [...r], problems: [] }
+}
+
+function byName(pairs: LowRankPair[], names: Map<string, Target | undefined>): Resolved {
+  const out: Resolved = { found: [], problems: [] }
+  for (const p of pairs) {
+    const t = targetByName(p, names)
+    if (typeof t === 'string') out.problems.push(t)
+    else out.found.push([p, t])
+  }
+  return out
+}
+
 /** Checks that up @ down has the shape of the target block; the problem line if not. */
 function shapeProblem(pair: LowRankPair, t: Target, sd: StateDict): string | undefined {
   const shape = sd.shapeOf(t.key) ?? []
@@ -66,7 +86,14 @@ export function mergeLoras(parts: Partial<Record<LoraPart, StateDict>>, loras: L
     byKey.set(key, [...(byKey.get(key) ?? []), d])
     deltas.set(sd, byKey)
   }
-  const names = new Map<StateDict, ReturnType<typeof namedTargets>>()
+  const names = new Map<StateDict, Map<string, Target | undefined>>()
+  const namesOf = (sd: StateDict) => {
+    const known = names.get(sd)
+    if (known) return known
+    const built = namedTargets(sd)
+    names.set(sd, built)
+    return built
+  }
   const problems: string[] = []
   const merged: MergedLora[] = []
   for (const lora of loras) {
@@ -82,20 +109,13 @@ export function mergeLoras(parts: Partial<Record<LoraPart, StateDict>>, loras: L
         )
         continue
       }
-      const official = lora.format === 'official' ? officialTargets(pairs, sd) : undefined
-      if (Array.isArray(official)) {
-        own.push(...official)
-        continue
-      }
-      for (const p of pairs) {
-        let t: Target | string | undefined = official?.get(p)
-        if (!t) {
-          if (!names.has(sd)) names.set(sd, namedTargets(sd))
-          t = targetByName(p, names.get(sd) as ReturnType<typeof namedTargets>)
-        }
-        const problem = typeof t === 'string' ? t : shapeProblem(p, t, sd)
-        if (problem || typeof t === 'string') {
-          own.push(problem ?? String(t))
+      const { found, problems: unmatched } =
+        lora.format === 'official' ? byModuleOrder(pairs, sd) : byName(pairs, namesOf(sd))
+      own.push(...unmatched)
+      for (const [p, t] of found) {
+        const problem = shapeProblem(p, t, sd)
+        if (problem) {
+          own.push(problem)
           continue
         }
         push(sd, t.key, lowRank(p.up, p.down, t.rows?.[0] ?? 0, lora.strength * p.scale))
