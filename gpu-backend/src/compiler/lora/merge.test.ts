@@ -144,6 +144,47 @@ describe('LoRA files', () => {
   })
 })
 
+describe('LoRA on the Würstchen v2 prior', () => {
+  it("applies PEFT pairs on diffusers' to_k / to_out.0 names to the packed in_proj rows and out_proj", () => {
+    const tensors = Object.fromEntries(
+      randomCheckpoint('wuerstchen-v2', 'c', tinyConfig('wuerstchen-v2', 'c'), rng(2)).map(([k, t]) => [
+        k,
+        { shape: t.shape, data: t.data as Float32Array },
+      ]),
+    )
+    const prior = StateDict.fromTensors('prior', tensors)
+    const inProj = 'blocks.2.attention.attn.in_proj_weight'
+    const outProj = 'blocks.2.attention.attn.out_proj.weight'
+    const c = prior.shapeOf(outProj)?.[0] as number
+    const before = { in: read(prior, inProj).slice(), out: read(prior, outProj).slice() }
+    const path = join(dir, 'v2-peft.safetensors')
+    writeSafetensors(path, [
+      ['prior.blocks.2.attention.to_k.lora_A.weight', f32([1, c], 1)],
+      ['prior.blocks.2.attention.to_k.lora_B.weight', f32([c, 1], 0.5)],
+      ['prior.blocks.2.attention.to_out.0.lora_A.weight', f32([1, c], 2)],
+      ['prior.blocks.2.attention.to_out.0.lora_B.weight', f32([c, 1], 1)],
+    ])
+    const [m] = mergeLoras({ unet: prior }, [readLoraFile(path, 1)])
+    expect(m).toMatchObject({ format: 'peft', weights: 2 })
+    const after = read(prior, inProj)
+    // q and v rows unchanged, k rows + 0.5, out_proj + 2 (no adapter_config.json: scale 1).
+    expect(maxDiff(after.subarray(0, c * c), before.in.subarray(0, c * c))).toBe(0)
+    expect(
+      maxDiff(
+        after.subarray(c * c, 2 * c * c),
+        before.in.subarray(c * c, 2 * c * c).map((v) => v + 0.5),
+      ),
+    ).toBeLessThan(1e-6)
+    expect(maxDiff(after.subarray(2 * c * c), before.in.subarray(2 * c * c))).toBe(0)
+    expect(
+      maxDiff(
+        read(prior, outProj),
+        before.out.map((v) => v + 2),
+      ),
+    ).toBeLessThan(1e-6)
+  })
+})
+
 describe('LoRA errors name the keys and change nothing', () => {
   function refused(path: string, parts: 'unet' | 'both', pattern: RegExp) {
     const sd = stageC()
