@@ -21,7 +21,7 @@ export const ModelEntry = z
     weights_version: z.string(),
     loras: z.array(ModelLora).meta({
       description:
-        'LoRA files merged into the weights at conversion (`cascade convert --lora`); each file and strength is part of `weights_version`',
+        'LoRA files merged into the weights by `cascade convert --lora`; each file and strength is part of `weights_version`',
     }),
     defaults: z.object({
       prior_steps: z.number(),
