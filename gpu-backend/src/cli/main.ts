@@ -1,7 +1,7 @@
 // `cascade`: the model compiler's command line.
 import { Argument, Command, InvalidArgumentError, Option } from 'commander'
-import { convertModel, convertStage, type LoraSpec } from '../compiler/convert.ts'
-import { parseLoraSpec } from '../compiler/lora/lora-file.ts'
+import { convertModel, convertStage } from '../compiler/convert.ts'
+import { type LoraSpec, parseLoraSpec } from '../compiler/lora/lora-file.ts'
 import { makeTiny } from '../compiler/make-tiny.ts'
 import { FAMILIES, type Family } from '../compiler/manifest.ts'
 import { STAGE_IDS, type StageId } from '../compiler/stages.ts'

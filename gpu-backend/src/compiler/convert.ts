@@ -11,7 +11,7 @@ import {
   writeFileSync,
 } from 'node:fs'
 import { basename, join } from 'node:path'
-import { type LoraPart, readLoraFile } from './lora/lora-file.ts'
+import { type LoraPart, type LoraSpec, readLoraFile } from './lora/lora-file.ts'
 import { type MergedLora, mergeLoras } from './lora/merge.ts'
 import { FAMILY_SETTINGS, type Family, Manifest } from './manifest.ts'
 import { type Kwargs, readConfigFile } from './models/config.ts'
@@ -39,11 +39,6 @@ export interface ConvertStageOptions {
   progress?: Progress
   /** LoRA files merged into the weights (`--lora file[:strength]`). */
   loras?: LoraSpec[]
-}
-
-export interface LoraSpec {
-  path: string
-  strength: number
 }
 
 export interface WrittenGraph {

@@ -40,8 +40,14 @@ export interface LoraFile {
 
 export class LoraError extends Error {}
 
+/** A LoRA file to merge and its strength (`--lora file[:strength]`). */
+export interface LoraSpec {
+  path: string
+  strength: number
+}
+
 /** `file[:strength]` (strength 1 when omitted); a path that exists as given wins over a `:` suffix. */
-export function parseLoraSpec(spec: string): { path: string; strength: number } {
+export function parseLoraSpec(spec: string): LoraSpec {
   const m = /^(.+):([-+]?(?:\d+\.?\d*|\.\d+)(?:e[-+]?\d+)?)$/i.exec(spec)
   if (!m || existsSync(spec)) return { path: spec, strength: 1 }
   return { path: m[1] as string, strength: Number(m[2]) }
