@@ -117,7 +117,16 @@ describe('cascade pull (stand-in Hub)', () => {
     const out = outDir()
     const { stdout } = await run(
       process.execPath,
-      [join(root, 'gpu-backend/bin/cascade.mjs'), 'pull', 'wuerstchen-v2', '--dtype', 'fp32', '--out', out],
+      // A trailing slash, as a shell completes it: the downloads and the staging folder are still siblings.
+      [
+        join(root, 'gpu-backend/bin/cascade.mjs'),
+        'pull',
+        'wuerstchen-v2',
+        '--dtype',
+        'fp32',
+        '--out',
+        `${out}/`,
+      ],
       { cwd: root, env: { ...process.env, HF_ENDPOINT: hub.url, HF_TOKEN: '' } },
     )
     expect(stdout).toMatch(/wrote wuerstchen-v2 v2 \(fp32\)/)
@@ -131,8 +140,9 @@ describe('cascade pull (stand-in Hub)', () => {
     // The same weights as make-tiny's own conversion of these checkpoints, graph for graph.
     for (const f of tiny.files.filter((f) => f.path.endsWith('.onnx.data')))
       expect(dataHash(m, f.path), f.path).toBe(f.sha256)
-    // Downloads are removed once the model is converted; nothing else is left.
+    // Downloads are removed once the model is converted; nothing else is left, beside it or in it.
     expect(leftovers(out)).toEqual(['model'])
+    expect(readdirSync(out).filter((f) => /\.(partial|download)$/.test(f))).toEqual([])
   })
 
   it('resumes a download cut mid-file from where it stopped', async () => {

@@ -104,7 +104,9 @@ function checkSpace(plan: Plan, downloadDir: string, outDir: string, dtype: Grap
     )
 }
 
-export async function pull(o: PullOptions): Promise<Manifest> {
+export async function pull(options: PullOptions): Promise<Manifest> {
+  // Resolved, so that `<out>.download` and `<out>.partial` are siblings of `<out>` even for `--out dir/`.
+  const o = { ...options, outDir: resolve(options.outDir) }
   const dtype = o.dtype ?? 'fp16'
   const hub: HubAccess = {
     hubUrl: (o.hubUrl ?? DEFAULT_HUB_URL).replace(/\/+$/, ''),
