@@ -6,7 +6,8 @@
 //   2. the GPU backend on 127.0.0.1:BACKEND_PORT (default 8788), with a BACKEND_SECRET made for this run
 //   3. a local API key for SDKs (kept in STATE_DIR/dev-api-key, its hash written to the local API_KEYS KV)
 //   4. once the backend is ready: the edge Worker (`wrangler dev`) on 127.0.0.1:EDGE_PORT (default 8787), told
-//      the backend's models and weights versions (GET /readyz), and which of them are random-weight demos
+//      the backend's models and weights versions (GET /readyz), which of them are random-weight demos, and the
+//      LoRA files merged into each (from the manifests)
 // Logs of both children are prefixed ([backend], [edge]). Ctrl-C / SIGTERM stops both (each runs in its own
 // process group, so their own children go too) and waits for them before exiting.
 // Other settings: STATE_DIR (wrangler's local state, default .wrangler/state), EDGE_LOG_LEVEL (default info),
@@ -278,6 +279,15 @@ const randomWeights = new Set(
   manifests.filter((m) => m.random_weights === true).map((m) => m.weights_version),
 )
 const demoModels = readyz.models.filter((m) => randomWeights.has(m.version)).map((m) => m.id)
+const lorasByVersion = new Map(
+  manifests.map((m) => [
+    m.weights_version,
+    (m.loras ?? []).map(({ file, sha256, strength }) => ({ file, sha256, strength })),
+  ]),
+)
+const loras = Object.fromEntries(
+  readyz.models.map((m) => [m.id, lorasByVersion.get(m.version) ?? []]).filter(([, l]) => l.length),
+)
 const edge = start(
   'edge',
   [
@@ -301,6 +311,8 @@ const edge = start(
     `MODEL_VERSIONS:${JSON.stringify(versions)}`,
     '--var',
     `DEMO_MODELS:${demoModels.join(',')}`,
+    '--var',
+    `MODEL_LORAS:${JSON.stringify(loras)}`,
   ],
   childEnv,
 )

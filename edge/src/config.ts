@@ -1,4 +1,5 @@
 // Typed views of the string vars in wrangler.toml. Parsed per isolate and memoized by the raw string.
+import type { ModelLora } from '../../shared/src/index.ts'
 import type { Bindings, Tier } from './env.ts'
 
 export interface TierLimits {
@@ -29,6 +30,10 @@ export const tierLimits = (env: Bindings, tier: Tier): TierLimits =>
 
 export const modelVersions = (env: Bindings): Record<string, string> =>
   parseJson<Record<string, string>>(env.MODEL_VERSIONS, 'MODEL_VERSIONS')
+
+/** LoRA files merged into each model's weights (from its manifest; `npm start` passes them on). */
+export const modelLoras = (env: Bindings): Record<string, ModelLora[]> =>
+  parseJson<Record<string, ModelLora[]>>(env.MODEL_LORAS ?? '{}', 'MODEL_LORAS')
 
 /** Models whose backend serves random weights (a `cascade make-tiny` demo): their images are noise by design. */
 export const demoModels = (env: Bindings): Set<string> =>

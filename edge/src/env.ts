@@ -22,6 +22,8 @@ export interface Bindings {
   MODEL_VERSIONS: string
   /** Comma-separated model ids served with random weights (`cascade make-tiny`): GET /v1/models flags them. */
   DEMO_MODELS?: string
+  /** JSON: model id -> the LoRA files merged into its weights ({ file, sha256, strength }); GET /v1/models shows them. */
+  MODEL_LORAS?: string
   PUBLIC_BASE_URL?: string
   BENCH_ROUTES?: string
 }

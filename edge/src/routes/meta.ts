@@ -1,8 +1,8 @@
-// GET /healthz, GET /openapi.json (generated from the routes' zod schemas), GET /docs (Swagger UI), GET /.
-import { swaggerUI } from '@hono/swagger-ui'
+// GET /healthz, GET /openapi.json (generated from the routes' zod schemas), GET /docs (Swagger UI, docs.ts), GET /.
 import type { OpenAPIHono } from '@hono/zod-openapi'
 import type { AppEnv } from '../env.ts'
 import { PLAYGROUND_HTML } from '../pages/playground.ts'
+import { registerDocsRoutes } from './docs.ts'
 
 export function registerMetaRoutes(app: OpenAPIHono<AppEnv>): void {
   app.get('/healthz', (c) => c.json({ ok: true }))
@@ -14,6 +14,6 @@ export function registerMetaRoutes(app: OpenAPIHono<AppEnv>): void {
       description: 'Würstchen / Stable Cascade text-to-image at the edge. Errors are RFC 9457 problem+json.',
     },
   })
-  app.get('/docs', swaggerUI({ url: '/openapi.json' }))
+  registerDocsRoutes(app)
   app.get('/', (c) => c.html(PLAYGROUND_HTML))
 }

@@ -1,8 +1,8 @@
-// GET /v1/models: the enabled models (those with a configured weights version), defaults, limits, licence, and
-// whether a model is a random-weight demo (DEMO_MODELS).
+// GET /v1/models: the enabled models (those with a configured weights version), defaults, limits, licence, the
+// LoRA files merged into their weights (MODEL_LORAS), and whether a model is a random-weight demo (DEMO_MODELS).
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
 import { DEFAULT_MODEL, MODEL_IDS, MODELS, ModelList } from '../../../shared/src/index.ts'
-import { demoModels, modelVersions } from '../config.ts'
+import { demoModels, modelLoras, modelVersions } from '../config.ts'
 import type { AppEnv } from '../env.ts'
 import { errorResponses } from './responses.ts'
 
@@ -20,6 +20,7 @@ export function registerModelRoutes(app: OpenAPIHono<AppEnv>): void {
   app.openapi(route, (c) => {
     const versions = modelVersions(c.env)
     const demo = demoModels(c.env)
+    const loras = modelLoras(c.env)
     const data = MODEL_IDS.filter((id) => versions[id]).map((id) => {
       const m = MODELS[id]
       return {
@@ -29,6 +30,7 @@ export function registerModelRoutes(app: OpenAPIHono<AppEnv>): void {
         description: m.description,
         default: id === DEFAULT_MODEL,
         weights_version: versions[id] as string,
+        loras: loras[id] ?? [],
         defaults: { ...m.defaults, size: '1024x1024', n: 1, output_format: 'png' },
         limits: m.limits,
         license: m.license,

@@ -1,16 +1,27 @@
 // `cascade`: the model compiler's command line.
-import { Command, InvalidArgumentError, Option } from 'commander'
+import { Argument, Command, InvalidArgumentError, Option } from 'commander'
 import { convertModel, convertStage } from '../compiler/convert.ts'
+import { type LoraSpec, parseLoraSpec } from '../compiler/lora/lora-file.ts'
 import { makeTiny } from '../compiler/make-tiny.ts'
 import { FAMILIES, type Family } from '../compiler/manifest.ts'
 import { STAGE_IDS, type StageId } from '../compiler/stages.ts'
+import { PULL_MODELS, type PullModel } from '../pull/plan.ts'
+import { pull } from '../pull/pull.ts'
 import { PROVIDER_CHOICES } from '../runtime/providers.ts'
 import { generateCommand } from './generate.ts'
-import { progressBar } from './progress.ts'
+import { downloadBar, progressBar } from './progress.ts'
 import { providersCommand } from './providers.ts'
 import { tokenizeCommand } from './tokenize.ts'
 
 const family = new Option('--family <family>', 'model family').choices(FAMILIES).makeOptionMandatory()
+const attention = new Option(
+  '--attention <kernel>',
+  'attention kernel: matmul (fastest on CPU) or com.microsoft MHA (CUDA)',
+)
+  .choices(['matmul', 'mha'])
+  .default('matmul')
+const loraHelp =
+  'merge a LoRA into Stage C and its text encoder (official, kohya or PEFT format; repeatable; strength 1 by default)'
 
 const providerOption = new Option(
   '--provider <provider>',
@@ -37,6 +48,13 @@ function size(v: string): { width: number; height: number } {
   const m = /^(\d+)x(\d+)$/.exec(v)
   if (!m) throw new InvalidArgumentError('expected WIDTHxHEIGHT, e.g. 1024x1024')
   return { width: Number(m[1]), height: Number(m[2]) }
+}
+
+/** Repeatable `--lora file[:strength]`. */
+function loraSpec(v: string, previous: LoraSpec[]): LoraSpec[] {
+  const spec = parseLoraSpec(v)
+  if (!Number.isFinite(spec.strength)) throw new InvalidArgumentError('expected file[:strength]')
+  return [...previous, spec]
 }
 
 /** `text2` is accepted for v2's decoder text encoder (the graph and manifest call it text_2). */
@@ -68,19 +86,13 @@ program
   )
   .option('--variant <name>', 'released variant to pick in --from (stable-cascade: big | lite)')
   .addOption(new Option('--dtype <dtype>', 'graph precision').choices(['fp32', 'fp16']).default('fp32'))
-  .addOption(
-    new Option(
-      '--attention <kernel>',
-      'attention kernel: matmul (fastest on CPU) or com.microsoft MHA (CUDA)',
-    )
-      .choices(['matmul', 'mha'])
-      .default('matmul'),
-  )
+  .addOption(attention)
   .option(
     '--extra-inputs',
     'expose sca / crp / pixels as graph inputs instead of folding their defaults',
     false,
   )
+  .option('--lora <file[:strength]>', loraHelp, loraSpec, [])
   .requiredOption('--out <dir>', 'output directory')
   .action(async (o) => {
     const f = o.family as Family
@@ -92,8 +104,11 @@ program
         variant: o.variant,
         dtype: o.dtype,
         attention: o.attention,
+        loras: o.lora,
         progress: progressBar(),
       })
+      for (const l of m.loras ?? [])
+        console.log(`merged LoRA ${l.file} (${l.format}) at strength ${l.strength}`)
       console.log(
         `wrote ${m.files.length} files and manifest.json to ${o.out} (weights ${m.weights_version.slice(0, 12)})`,
       )
@@ -110,9 +125,56 @@ program
       attention: o.attention,
       extraInputs: o.extraInputs,
       outDir: o.out,
+      loras: o.lora,
       progress: progressBar(),
     })
+    for (const l of o.lora as LoraSpec[]) console.log(`merged LoRA ${l.path} at strength ${l.strength}`)
     console.log(`wrote ${written.flatMap((w) => w.files).join(', ')} to ${o.out}`)
+  })
+
+program
+  .command('pull')
+  .description(
+    'download a released model from the Hugging Face Hub (resumable, sha256-checked; HF_TOKEN for gated repositories, HF_ENDPOINT for another hub) and convert it',
+  )
+  .addArgument(new Argument('<model>', 'model id').choices(PULL_MODELS))
+  .option('--variant <name>', 'stable-cascade: big | lite')
+  .addOption(
+    new Option(
+      '--dtype <dtype>',
+      'graph precision; fp16 downloads the half-precision checkpoints where there are some',
+    )
+      .choices(['fp32', 'fp16'])
+      .default('fp16'),
+  )
+  .addOption(attention)
+  .option('--lora <file[:strength]>', loraHelp, loraSpec, [])
+  .option('--revision <rev>', 'Hub revision: branch, tag or commit', 'main')
+  .option(
+    '--download-dir <dir>',
+    'where downloads collect until the conversion succeeds (default <out>.download)',
+  )
+  .option('--keep-downloads', 'keep the downloaded checkpoints after converting', false)
+  .requiredOption('--out <dir>', 'output model directory (created only when everything succeeded)')
+  .action(async (model: PullModel, o) => {
+    const m = await pull({
+      model,
+      variant: o.variant,
+      dtype: o.dtype,
+      attention: o.attention,
+      outDir: o.out,
+      downloadDir: o.downloadDir,
+      keepDownloads: o.keepDownloads,
+      revision: o.revision,
+      loras: o.lora,
+      hubUrl: process.env.HF_ENDPOINT || undefined,
+      accessToken: process.env.HF_TOKEN || undefined,
+      download: downloadBar(),
+      convert: progressBar(),
+    })
+    console.log(
+      `wrote ${m.family} ${m.variant} (${m.dtype}) to ${o.out} (weights ${m.weights_version.slice(0, 12)})`,
+    )
   })
 
 program

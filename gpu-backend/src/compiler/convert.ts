@@ -11,6 +11,8 @@ import {
   writeFileSync,
 } from 'node:fs'
 import { basename, join } from 'node:path'
+import { type LoraPart, type LoraSpec, readLoraFile } from './lora/lora-file.ts'
+import { type MergedLora, mergeLoras } from './lora/merge.ts'
 import { FAMILY_SETTINGS, type Family, Manifest } from './manifest.ts'
 import { type Kwargs, readConfigFile } from './models/config.ts'
 import type { AttentionKernel, GraphDtype } from './onnx/graph.ts'
@@ -35,6 +37,8 @@ export interface ConvertStageOptions {
   extraInputs?: boolean
   outDir: string
   progress?: Progress
+  /** LoRA files merged into the weights (`--lora file[:strength]`). */
+  loras?: LoraSpec[]
 }
 
 export interface WrittenGraph {
@@ -49,8 +53,33 @@ export function loadCheckpoint(paths: string[]): StateDict {
   return sd
 }
 
+/** The LoRA part each stage's checkpoint is (Stage C and the text encoder that conditions it). */
+const LORA_PART: Partial<Record<StageId, LoraPart>> = { c: 'unet', text: 'text' }
+
+/** Merges LoRA files into the stages' checkpoints; throws before anything is written if one does not fit. */
+export function applyLoras(
+  checkpoints: Partial<Record<StageId, StateDict>>,
+  specs: LoraSpec[],
+): MergedLora[] {
+  if (!specs.length) return []
+  const parts: Partial<Record<LoraPart, StateDict>> = {}
+  for (const [stage, sd] of Object.entries(checkpoints) as [StageId, StateDict][]) {
+    const part = LORA_PART[stage]
+    if (part) parts[part] = sd
+  }
+  return mergeLoras(
+    parts,
+    specs.map((s) => readLoraFile(s.path, s.strength)),
+  )
+}
+
 export function convertStage(o: ConvertStageOptions): WrittenGraph[] {
   const sd = loadCheckpoint(o.weights)
+  applyLoras({ [o.stage]: sd }, o.loras ?? [])
+  return buildStage(sd, o)
+}
+
+function buildStage(sd: StateDict, o: Omit<ConvertStageOptions, 'weights'>): WrittenGraph[] {
   const kwargs = typeof o.config === 'string' ? readConfigFile(o.config) : o.config
   const built = stageSpec(o.family, o.stage).build(sd, kwargs, {
     dtype: o.dtype ?? 'fp32',
@@ -172,24 +201,32 @@ export interface ConvertModelOptions {
   progress?: Progress
   /** The checkpoints are random (make-tiny): the manifest says so, and the edge warns that images are noise. */
   randomWeights?: boolean
+  /** LoRA files merged into Stage C and its text encoder. */
+  loras?: LoraSpec[]
 }
 
 export async function convertModel(o: ConvertModelOptions): Promise<Manifest> {
   const variant = o.variant ?? (o.family === 'stable-cascade' ? 'big' : 'v2')
   const dtype = o.dtype ?? 'fp32'
-  mkdirSync(o.outDir, { recursive: true })
   const graphs: Manifest['graphs'] = {}
   const sources: string[] = []
   const files: string[] = []
-  for (const stage of familyStages(o.family)) {
+  const stages = familyStages(o.family).map((stage) => {
+    const found = locateStageFiles(o.from, stage, variant)
+    return { stage, found, sd: loadCheckpoint(found.weights) }
+  })
+  const merged = applyLoras(Object.fromEntries(stages.map((s) => [s.stage, s.sd])), o.loras ?? [])
+  const loras = await Promise.all(merged.map(async (m) => ({ ...m, sha256: await sha256File(m.file) })))
+  // Each LoRA's bytes and strength are part of the weights' identity (and so of every cache key).
+  for (const l of loras) sources.push(`lora:${l.sha256}:${l.strength}`)
+  mkdirSync(o.outDir, { recursive: true })
+  for (const { stage, found, sd } of stages) {
     const tokenizer = TOKENIZER_DIR[stage]
     if (tokenizer) files.push(...copyTokenizer(join(o.from, tokenizer), o.outDir, tokenizer))
-    const found = locateStageFiles(o.from, stage, variant)
     for (const w of found.weights) sources.push(`${basename(w)}:${await sha256File(w)}`)
-    const written = convertStage({
+    const written = buildStage(sd, {
       family: o.family,
       stage,
-      weights: found.weights,
       ...(found.config ? { config: found.config } : {}),
       dtype,
       ...(o.attention ? { attention: o.attention } : {}),
@@ -213,6 +250,16 @@ export async function convertModel(o: ConvertModelOptions): Promise<Manifest> {
     dtype,
     created_by: o.randomWeights ? 'cascade make-tiny' : 'cascade convert',
     ...(o.randomWeights ? { random_weights: true } : {}),
+    ...(loras.length
+      ? {
+          loras: loras.map((l) => ({
+            file: basename(l.file),
+            sha256: l.sha256,
+            strength: l.strength,
+            format: l.format,
+          })),
+        }
+      : {}),
     settings: FAMILY_SETTINGS[o.family],
     graphs,
     files: await Promise.all(

@@ -11,6 +11,14 @@ export const ManifestFile = z.object({
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
 })
 
+export const ManifestLora = z.object({
+  file: z.string(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  strength: z.number(),
+  format: z.enum(['official', 'kohya', 'peft']),
+})
+export type ManifestLora = z.infer<typeof ManifestLora>
+
 export const FamilySettings = z.object({
   /** Stage A decode multiplies the Stage B latent by this (applied inside stage_a_decoder.onnx). */
   stage_a_scale: z.number(),
@@ -28,12 +36,17 @@ export const Manifest = z.object({
   schema_version: z.literal(1),
   family: Family,
   variant: z.string(),
-  /** sha256 over the source checkpoints' hashes: identifies the weights, whatever the graph dtype. */
+  /**
+   * sha256 over the source checkpoints' hashes and each merged LoRA's hash and strength: identifies the weights,
+   * whatever the graph dtype.
+   */
   weights_version: z.string(),
   dtype: z.enum(['fp32', 'fp16']),
   created_by: z.string(),
   /** Random weights (cascade make-tiny): a demo or test model whose images are noise by design. */
   random_weights: z.boolean().optional(),
+  /** LoRA files merged into the weights at conversion (`cascade convert --lora`). */
+  loras: z.array(ManifestLora).optional(),
   settings: FamilySettings,
   /** Graph name (file without .onnx) -> file, resolved architecture, and for text encoders their tokenizer folder. */
   graphs: z.record(

@@ -2,6 +2,15 @@
 import { z } from 'zod'
 import { MODEL_IDS } from '../models.ts'
 
+export const ModelLora = z
+  .object({
+    file: z.string(),
+    sha256: z.string(),
+    strength: z.number(),
+  })
+  .meta({ id: 'ModelLora' })
+export type ModelLora = z.infer<typeof ModelLora>
+
 export const ModelEntry = z
   .object({
     id: z.enum(MODEL_IDS),
@@ -10,6 +19,10 @@ export const ModelEntry = z
     description: z.string(),
     default: z.boolean(),
     weights_version: z.string(),
+    loras: z.array(ModelLora).meta({
+      description:
+        'LoRA files merged into the weights by `cascade convert --lora`; each file and strength is part of `weights_version`',
+    }),
     defaults: z.object({
       prior_steps: z.number(),
       prior_guidance: z.number(),

@@ -66,6 +66,13 @@ export class StateDict {
     this.entries.set(key, t)
   }
 
+  /** Replaces a tensor by a function of it (LoRA merging) without counting it as used. */
+  replace(key: string, f: (t: LazyTensor) => LazyTensor): void {
+    const t = this.entries.get(key)
+    if (!t) throw new CheckpointError(`${this.source}: no tensor ${key}`)
+    this.entries.set(key, f(t))
+  }
+
   delete(key: string): void {
     this.entries.delete(key)
   }
