@@ -141,7 +141,9 @@ describe('POST /v1/generate: results', () => {
       'stage_b',
       'stage_a',
       'encode',
+      'provider',
     ])
+    expect(timing).toMatch(/provider;desc="cpu"$/)
     const img = await decode(new Uint8Array(await res.arrayBuffer()))
     expect([img.format, img.width, img.height]).toEqual(['raw', 512, 512])
   })
