@@ -23,6 +23,13 @@ function float(v: string): number {
   return n
 }
 
+function intList(v: string): number[] {
+  const items = v.split(',').map((s) => s.trim())
+  if (!items.every((s) => /^\d+$/.test(s)))
+    throw new InvalidArgumentError('expected comma-separated non-negative integers, e.g. 0,4,8')
+  return items.map(Number)
+}
+
 function size(v: string): { width: number; height: number } {
   const m = /^(\d+)x(\d+)$/.exec(v)
   if (!m) throw new InvalidArgumentError('expected WIDTHxHEIGHT, e.g. 1024x1024')
@@ -71,6 +78,14 @@ program
     'expose sca / crp / pixels as graph inputs instead of folding their defaults',
     false,
   )
+  .addOption(
+    new Option(
+      '--controlnet-blocks <list>',
+      'stage c: ResBlock calls (down then up) that take ControlNet inputs cnet_<k>, e.g. 0,4,8,12,51,55,59,63',
+    )
+      .argParser(intList)
+      .conflicts('from'),
+  )
   .requiredOption('--out <dir>', 'output directory')
   .action(async (o) => {
     const f = o.family as Family
@@ -83,6 +98,7 @@ program
         dtype: o.dtype,
         attention: o.attention,
         progress: progressBar(),
+        warn: (message) => console.warn(`cascade: ${message}`),
       })
       console.log(
         `wrote ${m.files.length} files and manifest.json to ${o.out} (weights ${m.weights_version.slice(0, 12)})`,
@@ -91,6 +107,8 @@ program
     }
     if (!o.stage || !o.weights)
       throw new InvalidArgumentError('convert needs --stage and --weights, or --from')
+    if (o.controlnetBlocks && o.stage !== 'c')
+      throw new InvalidArgumentError('--controlnet-blocks belongs to --stage c')
     const written = convertStage({
       family: f,
       stage: STAGE_ALIASES[o.stage] ?? (o.stage as StageId),
@@ -99,6 +117,7 @@ program
       dtype: o.dtype,
       attention: o.attention,
       extraInputs: o.extraInputs,
+      ...(o.controlnetBlocks ? { controlnetBlocks: o.controlnetBlocks } : {}),
       outDir: o.out,
       progress: progressBar(),
     })

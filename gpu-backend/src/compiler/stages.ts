@@ -15,7 +15,8 @@ import { buildWuerstchenDiffNeXt, wuerstchenDiffNeXtConfig } from './models/wuer
 import { buildWuerstchenPrior, wuerstchenPriorConfig } from './models/wuerstchen-prior.ts'
 import type { Graph } from './onnx/graph.ts'
 import { isDiffusersFormat, packDiffusersAttention, renameStageBClipMapper } from './weights/key-map.ts'
-import type { StateDict } from './weights/state-dict.ts'
+import { SafetensorsFile } from './weights/safetensors.ts'
+import { StateDict } from './weights/state-dict.ts'
 
 /**
  * `text`: the CLIP text encoder (for v2 the prior's bigG); `text_2`: v2's decoder CLIP-H; then the diffusion stages;
@@ -55,6 +56,13 @@ export function toOriginalNames(sd: StateDict): void {
   renameStageBClipMapper(sd)
 }
 
+/** A checkpoint (one file or shards) under the original key names. */
+export function loadCheckpoint(paths: string[]): StateDict {
+  const sd = StateDict.fromSafetensors(paths.map((p) => SafetensorsFile.open(p)))
+  toOriginalNames(sd)
+  return sd
+}
+
 /** A stage that compiles to one graph. */
 function oneGraph<C extends object>(
   file: string,
@@ -84,6 +92,15 @@ function stageA(family: Family): StageSpec {
 
 const textEncoder = oneGraph('text_encoder.onnx', clipTextConfig, buildClipText)
 
+/** Stable Cascade's Stage C; with ControlNet inputs its manifest config lists their blocks. */
+const stageC: StageSpec = {
+  build(sd, kwargs, opts) {
+    const cfg = stageCConfig(sd, kwargs)
+    const config = opts.controlnetBlocks ? { ...cfg, controlnetBlocks: opts.controlnetBlocks } : cfg
+    return [{ file: 'stage_c.onnx', graph: buildStageC(sd, cfg, opts), config }]
+  },
+}
+
 /** A ControlNet and its controlnet.json: type, the Stage C ResBlock calls its outputs feed, the hint's stride. */
 const controlNet: StageSpec = {
   build(sd, kwargs, opts) {
@@ -110,7 +127,7 @@ const controlNet: StageSpec = {
 export const STAGES: Record<Family, Partial<Record<StageId, StageSpec>>> = {
   'stable-cascade': {
     text: textEncoder,
-    c: oneGraph('stage_c.onnx', stageCConfig, buildStageC),
+    c: stageC,
     b: oneGraph('stage_b.onnx', stageBConfig, buildStageB),
     a: stageA('stable-cascade'),
     effnet: oneGraph('effnet_encoder.onnx', effnetEncoderConfig, buildEffnetEncoder),

@@ -160,6 +160,21 @@ function controlNetInputs(g: Graph, blocks: number[]) {
   }
 }
 
+/** Width of each ResBlock call in forward order (down path with repeats, then up path): ControlNet outputs must match. */
+export function resBlockWidths(cfg: StageCConfig): number[] {
+  const n = cfg.cHidden.length
+  const calls = (level: number, blocks: number, repeats: number) => {
+    const perBlock = [...(cfg.levelConfig[level] as string)].filter((t) => t === 'C').length
+    return new Array<number>(perBlock * blocks * repeats).fill(cfg.cHidden[level] as number)
+  }
+  return [
+    ...cfg.cHidden.flatMap((_, i) => calls(i, cfg.blocks[0][i] as number, cfg.blockRepeat[0][i] as number)),
+    ...cfg.cHidden.flatMap((_, u) =>
+      calls(n - 1 - u, cfg.blocks[1][u] as number, cfg.blockRepeat[1][u] as number),
+    ),
+  ]
+}
+
 export function buildStageC(sd: StateDict, cfg: StageCConfig, opts: StageOptions = {}): Graph {
   const g = new Graph('stage_c', opts)
   const c0 = cfg.cHidden[0] as number
