@@ -12,6 +12,11 @@ export interface StageRun {
   /** [B, C, h, w] of the latent. */
   shape: readonly number[]
   steps: number
+  /**
+   * The steps + 1 times to run, as diffusers' `timesteps=` takes them (or an img2img start below 1); default: the
+   * sampler's `timesteps(steps)`.
+   */
+  timesteps?: Float32Array
   /** > 1 runs the unconditional batch too (api.md: ≤ 1 runs no unconditional pass). */
   guidance: number
   /** Sizes of the image groups guidance statistics span (Stable Cascade's CFG rescale uses the group's std). */
@@ -43,7 +48,9 @@ export async function sampleStage(o: StageRun): Promise<HostTensor> {
   const condFeeds = Object.fromEntries(
     Object.entries(o.cond).map(([name, t]) => [name, guided ? concatBatch(t, o.uncond?.[name] ?? t) : t]),
   )
-  const times = o.sampler.timesteps(o.steps)
+  const times = o.timesteps ?? o.sampler.timesteps(o.steps)
+  if (times.length !== o.steps + 1)
+    throw new Error(`stage ${o.stage}: ${times.length} timesteps for ${o.steps} steps (want steps + 1)`)
   let x = await (o.start ?? o.noise.draw(o.stage, 0, o.shape))
   let output = x
   for (let i = 0; i < o.steps; i++) {
