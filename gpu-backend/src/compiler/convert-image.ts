@@ -42,7 +42,7 @@ export async function convertImageStages(
     if (!found) continue
     const cfg = controlNetConfig(loadCheckpoint(found.weights), configOf(found))
     if (cfg.type !== type)
-      throw new CheckpointError(`${found.weights.join(', ')}: a ${cfg.type} ControlNet where ${stem} belongs`)
+      throw new CheckpointError(`${found.weights.join(', ')}: ${article(cfg.type)} ControlNet, not ${type}`)
     if (!fits(cfg, widths)) {
       warn(
         `${stem}.safetensors not converted: its ${cfg.cProj}-channel outputs at ResBlock calls ${cfg.projBlocks} ` +
@@ -61,6 +61,8 @@ export async function convertImageStages(
       ...(stageC.written[0] ? { shareDataWith: stageC.written[0] } : {}),
     })
 }
+
+const article = (word: string) => `${/^[aeiou]/.test(word) ? 'an' : 'a'} ${word}`
 
 /** Every output lands on a ResBlock call of its width. */
 function fits(cfg: ControlNetConfig, widths: number[]): boolean {
