@@ -24,7 +24,17 @@ describe('CannyFilter (golden canny_filter)', () => {
       const c = readCase(join(CASES, f))
       const image = c.get('image')
       const ref = c.get('output')
-      const out = cannyFilter({ data: image.data, dims: image.shape })
+      // The filter's settings as the case's call records them (official: resize 224, thresholds 100 / 200).
+      const call = c.file.metadata.call ?? ''
+      const resize = /resize=(\d+)/.exec(call)?.[1]
+      const thresholds = /Canny\([^,]+,\s*(\d+),\s*(\d+)\)/.exec(call)
+      const out = cannyFilter(
+        { data: image.data, dims: image.shape },
+        {
+          ...(resize ? { resize: Number(resize) } : {}),
+          ...(thresholds ? { low: Number(thresholds[1]), high: Number(thresholds[2]) } : {}),
+        },
+      )
       expect(out.dims).toEqual(ref.shape)
       // One edge pixel more or less at 224² moves the resized output by at least ~1e-2 somewhere.
       const diff = maxAbsDiff(out.data, ref.data)
