@@ -5,7 +5,6 @@ import {
   createReadStream,
   existsSync,
   mkdirSync,
-  readdirSync,
   rmSync,
   statSync,
   writeFileSync,
@@ -15,7 +14,7 @@ import { convertImageStages } from './convert-image.ts'
 import { FAMILY_SETTINGS, type Family, Manifest } from './manifest.ts'
 import { type Kwargs, readConfigFile } from './models/config.ts'
 import type { AttentionKernel, Graph, GraphDtype } from './onnx/graph.ts'
-import { findFiles, locateStageFiles, type StageFiles, TOKENIZER_DIR } from './source-files.ts'
+import { locateStageFiles, type StageFiles, TOKENIZER_DIR } from './source-files.ts'
 import { type BuiltGraph, familyStages, loadCheckpoint, type StageId, stageSpec } from './stages.ts'
 
 export interface Progress {
