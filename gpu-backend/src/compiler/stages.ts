@@ -1,7 +1,7 @@
 // Which graphs each family's stages compile to, and how a checkpoint in any supported format is
 // brought onto the official key names first.
 
-import type { Family } from './manifest.ts'
+import { type Family, IMAGE_GRAPH_NAMES } from './manifest.ts'
 import { buildClipText, clipTextConfig } from './models/clip-text.ts'
 import { buildClipVision, clipVisionConfig } from './models/clip-vision.ts'
 import type { Kwargs } from './models/config.ts'
@@ -130,9 +130,9 @@ export const STAGES: Record<Family, Partial<Record<StageId, StageSpec>>> = {
     c: stageC,
     b: oneGraph('stage_b.onnx', stageBConfig, buildStageB),
     a: stageA('stable-cascade'),
-    effnet: oneGraph('effnet_encoder.onnx', effnetEncoderConfig, buildEffnetEncoder),
-    clip_vision: oneGraph('clip_vision.onnx', clipVisionConfig, buildClipVision),
-    previewer: oneGraph('previewer.onnx', previewerConfig, buildPreviewer),
+    effnet: oneGraph(`${IMAGE_GRAPH_NAMES.effnet}.onnx`, effnetEncoderConfig, buildEffnetEncoder),
+    clip_vision: oneGraph(`${IMAGE_GRAPH_NAMES.clipVision}.onnx`, clipVisionConfig, buildClipVision),
+    previewer: oneGraph(`${IMAGE_GRAPH_NAMES.previewer}.onnx`, previewerConfig, buildPreviewer),
     controlnet: controlNet,
   },
   'wuerstchen-v2': {

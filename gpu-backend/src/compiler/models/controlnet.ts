@@ -70,7 +70,7 @@ export function controlNetConfig(sd: StateDict, kwargs?: Kwargs): ControlNetConf
   if (!projBlocks)
     throw new Error(
       `ControlNet ${sd.source}: ${projections} projections to ${cProj} channels is not a released ControlNet; ` +
-        'pass --config with its proj_blocks',
+        'pass --config with its proj_blocks (with --from: a .json beside the file)',
     )
   if (projections && projBlocks.length !== projections)
     throw new CheckpointError(`${sd.source}: ${projections} projections for proj_blocks [${projBlocks}]`)
@@ -98,12 +98,8 @@ export function controlNetConfig(sd: StateDict, kwargs?: Kwargs): ControlNetConf
     }
   }
   const setting = kwargs?.inverted_residual_setting as EffnetStage[] | undefined
-  const layout = effnetLayout(
-    sd,
-    'backbone',
-    setting,
-    kwargs?.last_channel as number | undefined,
-  ) as EffnetLayout
+  const layout = effnetLayout(sd, 'backbone', setting, kwargs?.last_channel as number | undefined)
+  if (!layout) throw new CheckpointError(`${sd.source}: not a ControlNet checkpoint (no backbone.0.0.weight)`)
   const cIn = pick(kwargs, 'c_in', layout.cIn)
   const type = EFFNET_TYPES[cIn]
   if (!type)
