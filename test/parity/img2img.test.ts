@@ -37,8 +37,8 @@ function settings(c: Case) {
   const strength = Number(meta.strength)
   return {
     strength,
-    /** Official: int(steps · strength) model calls. */
-    timesteps: Math.trunc(Number(meta.steps) * strength),
+    /** Official: int(steps · strength) model calls (the call's `timesteps=` where recorded). */
+    timesteps: sample.timesteps ?? Math.trunc(Number(meta.steps) * strength),
     diffuseShift: callArgs(c, 'gdf.diffuse').shift ?? 1,
     shift: sample.shift as number,
     cfg: sample.cfg as number,
@@ -63,7 +63,9 @@ describe('img2img sampling (golden image/img2img_sampling)', () => {
     const s = settings(c)
 
     it(`${f}: settings read from the case`, () => {
-      expect(s.timesteps).toBe(Number(c.file.metadata.timesteps))
+      expect(s.timesteps).toBe((c.get('t').shape[0] as number) - 1)
+      if (c.file.metadata.steps)
+        expect(s.timesteps).toBe(Math.trunc(Number(c.file.metadata.steps) * s.strength))
       expect(s.tStart).toBe(s.strength)
       for (const v of [s.shift, s.cfg, s.cfgRho]) expect(Number.isFinite(v)).toBe(true)
     })
