@@ -188,7 +188,16 @@ function floatsOf(t: ort.Tensor): Float32Array {
     const e = (x >> 10) & 0x1f
     const m = x & 0x3ff
     const sign = x & 0x8000 ? -1 : 1
-    view.setFloat32(0, e === 0 ? sign * m * 2 ** -24 : e === 31 ? (m ? Number.NaN : sign * Infinity) : sign * (1 + m / 1024) * 2 ** (e - 15))
+    view.setFloat32(
+      0,
+      e === 0
+        ? sign * m * 2 ** -24
+        : e === 31
+          ? m
+            ? Number.NaN
+            : sign * Infinity
+          : sign * (1 + m / 1024) * 2 ** (e - 15),
+    )
     f[i] = view.getFloat32(0)
   }
   return f
@@ -286,7 +295,9 @@ async function wholeImage(dtype: Dtype): Promise<void> {
     images[n] = res.decoded.data
     const per = res.decoded.data.length / n
     const sameAsAlone =
-      n === 4 && images[1] ? `image 1 of 4 vs alone: ${relErr(res.decoded.data.subarray(0, per), images[1]).toExponential(1)}` : ''
+      n === 4 && images[1]
+        ? `image 1 of 4 vs alone: ${relErr(res.decoded.data.subarray(0, per), images[1]).toExponential(1)}`
+        : ''
     const finite = res.decoded.data.every(Number.isFinite) ? 'finite' : 'NOT FINITE'
     const t = res.timings
     imageRows.push(
@@ -313,18 +324,34 @@ mkdirSync(WORK, { recursive: true })
 if (!existsSync(join(dirs.fp32, 'manifest.json'))) {
   const start = performance.now()
   rmSync(dirs.fp32, { recursive: true, force: true })
-  await makeTiny({ family: 'stable-cascade', outDir: dirs.fp32, seed: 1, configs: CONFIGS, variant: SCALE, fastInit: true })
-  header.push('', `Model: Stable Cascade ${SCALE} at its released sizes (${SCALE === 'lite' ? '2.4 B parameters' : 'a reduced width'}), random weights, built in ${secs(performance.now() - start)} s.`)
+  await makeTiny({
+    family: 'stable-cascade',
+    outDir: dirs.fp32,
+    seed: 1,
+    configs: CONFIGS,
+    variant: SCALE,
+    fastInit: true,
+  })
+  header.push(
+    '',
+    `Model: Stable Cascade ${SCALE} at its released sizes (${SCALE === 'lite' ? '2.4 B parameters' : 'a reduced width'}), random weights, built in ${secs(performance.now() - start)} s.`,
+  )
   write()
 }
 const fp16Ready = webgpu.fp16
   ? new Promise<number>((resolve, reject) => {
       if (existsSync(join(dirs.fp16, 'manifest.json'))) return resolve(0)
       const start = performance.now()
-      const child = spawn(process.execPath, [...process.execArgv, process.argv[1] as string, 'convert-fp16'], {
-        stdio: 'inherit',
-      })
-      child.on('exit', (code) => (code === 0 ? resolve(performance.now() - start) : reject(new Error(`fp16 conversion exited ${code}`))))
+      const child = spawn(
+        process.execPath,
+        [...process.execArgv, process.argv[1] as string, 'convert-fp16'],
+        {
+          stdio: 'inherit',
+        },
+      )
+      child.on('exit', (code) =>
+        code === 0 ? resolve(performance.now() - start) : reject(new Error(`fp16 conversion exited ${code}`)),
+      )
     })
   : Promise.reject(new Error(`this adapter runs no float16 graphs (${webgpu.detail})`))
 fp16Ready.catch(() => {})
@@ -346,7 +373,8 @@ for (const dtype of ['fp32', 'fp16'] as const) {
   if (one !== undefined && four !== undefined)
     targets.push(`| whole pipeline images/s, 4 vs 1 (${dtype}) | ${((4 * one) / four).toFixed(2)} | ≥ 1.4 |`)
   if (one !== undefined) targets.push(`| one ${SIZE}² image, s (${dtype}) | ${secs(one)} | < 2.5 |`)
-  if (four !== undefined) targets.push(`| s per image in a batch of 4 (${dtype}) | ${(four / 4000).toFixed(2)} | < 2.5 |`)
+  if (four !== undefined)
+    targets.push(`| s per image in a batch of 4 (${dtype}) | ${(four / 4000).toFixed(2)} | < 2.5 |`)
 }
 notes.push(`The whole run took ${secs(elapsed())} s.`)
 write()

@@ -2,6 +2,7 @@
 // (a fresh process, so the peak belongs to this model alone). `mem-pattern` turns onnxruntime's memory pattern on.
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
+import { IMAGE_GRAPH_NAMES } from '../../gpu-backend/src/compiler/manifest.ts'
 import { generate } from '../../gpu-backend/src/pipeline/generate.ts'
 import { loadModel } from '../../gpu-backend/src/pipeline/model.ts'
 
@@ -10,8 +11,11 @@ const memPattern = process.argv[4] === 'mem-pattern'
 const before = process.memoryUsage().rss
 const model = await loadModel(dir, { memPattern })
 const loaded = process.memoryUsage().rss
+// The text-to-image graphs and their external data: not the tokenizers, nor the image graphs (never loaded here).
+const { effnet, clipVision, previewer, stageCControlNet } = IMAGE_GRAPH_NAMES
+const imageGraphs = [effnet, clipVision, previewer, stageCControlNet, IMAGE_GRAPH_NAMES.controlnet('')]
 const graphBytes = model.manifest.files
-  .filter((f) => !/\.(json|txt)$/.test(f.path)) // the graphs and their external data, not the tokenizers
+  .filter((f) => !/\.(json|txt)$/.test(f.path) && !imageGraphs.some((g) => f.path.startsWith(g)))
   .reduce((n, f) => n + statSync(join(dir, f.path)).size, 0)
 await generate(model, {
   width: size,

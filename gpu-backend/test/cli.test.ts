@@ -27,8 +27,21 @@ describe('cascade make-tiny', () => {
       expect(manifest.family).toBe(family)
       expect(manifest.random_weights).toBe(true)
       const text = family === 'wuerstchen-v2' ? ['text_encoder', 'text_encoder_2'] : ['text_encoder']
+      // Stable Cascade also gets its image graphs, compiled from checkpoints under the released names.
+      const image =
+        family === 'stable-cascade'
+          ? [
+              'effnet_encoder',
+              'clip_vision',
+              'previewer',
+              'controlnet_canny',
+              'controlnet_inpainting',
+              'controlnet_super_resolution',
+              'stage_c_cnet',
+            ]
+          : []
       expect(Object.keys(manifest.graphs).sort()).toEqual(
-        ['stage_a_decoder', 'stage_a_encoder', 'stage_b', 'stage_c', ...text].sort(),
+        ['stage_a_decoder', 'stage_a_encoder', 'stage_b', 'stage_c', ...text, ...image].sort(),
       )
       // Every text encoder comes with its tokenizer, and the tokenizer's ids fit the encoder's vocabulary.
       for (const name of text) {
@@ -156,6 +169,93 @@ describe('cascade convert', () => {
       'tokenizer/vocab.json',
     ])
     expect(m.graphs.text_encoder?.tokenizer).toBe('tokenizer')
+  })
+})
+
+describe('cascade convert, image stages (golden image/ checkpoints and configs)', () => {
+  const image = join(golden, 'image')
+  it('a ControlNet: controlnet.onnx (hint -> cnet_<k>) and controlnet.json', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'conv-cnet-'))
+    const { stdout } = await cascade(
+      'convert',
+      '--family',
+      'stable-cascade',
+      '--stage',
+      'controlnet',
+      '--weights',
+      join(image, 'weights', 'controlnet_canny_tiny.safetensors'),
+      '--config',
+      join(image, 'configs', 'controlnet_canny_tiny.json'),
+      '--out',
+      out,
+    )
+    expect(stdout).toContain('controlnet.json')
+    const config = JSON.parse(readFileSync(join(image, 'configs', 'controlnet_canny_tiny.json'), 'utf8'))
+    const json = JSON.parse(readFileSync(join(out, 'controlnet.json'), 'utf8'))
+    expect(json).toMatchObject({ type: 'canny', proj_blocks: config.proj_blocks, c_in: 1, hint_stride: 32 })
+    const s = await createSession(join(out, 'controlnet.onnx'))
+    expect(s.inputNames).toEqual(['hint'])
+    expect(s.outputNames).toEqual(config.proj_blocks.map((k: number) => `cnet_${k}`))
+  })
+
+  it('stage c with --controlnet-blocks: the usual inputs plus cnet_<k>', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'conv-cnet-c-'))
+    await cascade(
+      'convert',
+      '--family',
+      'stable-cascade',
+      '--stage',
+      'c',
+      '--weights',
+      join(golden, 'weights', 'stage_c_tiny.safetensors'),
+      '--config',
+      join(golden, 'configs', 'stage_c_tiny.json'),
+      '--controlnet-blocks',
+      '0,2,5',
+      '--out',
+      out,
+    )
+    const s = await createSession(join(out, 'stage_c.onnx'))
+    expect(s.inputNames).toEqual([
+      'x',
+      'r',
+      'clip_text',
+      'clip_text_pooled',
+      'clip_img',
+      'cnet_0',
+      'cnet_2',
+      'cnet_5',
+    ])
+    await expect(
+      cascade(
+        'convert',
+        '--family',
+        'stable-cascade',
+        '--stage',
+        'b',
+        '--weights',
+        'x',
+        '--controlnet-blocks',
+        '0',
+        '--out',
+        out,
+      ),
+    ).rejects.toMatchObject({ stderr: expect.stringMatching(/--controlnet-blocks belongs to --stage c/) })
+    await expect(
+      cascade(
+        'convert',
+        '--family',
+        'stable-cascade',
+        '--stage',
+        'c',
+        '--weights',
+        'x',
+        '--controlnet-blocks',
+        '0,a',
+        '--out',
+        out,
+      ),
+    ).rejects.toMatchObject({ stderr: expect.stringMatching(/comma-separated non-negative integers/) })
   })
 })
 

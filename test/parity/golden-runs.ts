@@ -12,6 +12,7 @@ import type { GenerateOptions, GenerateRequest } from '../../gpu-backend/src/pip
 import type { NoiseSource } from '../../gpu-backend/src/pipeline/noise.ts'
 import type { DiffusionStage, HostTensor } from '../../gpu-backend/src/pipeline/tensor.ts'
 import type { TextEncoders, TextStates } from '../../gpu-backend/src/pipeline/text.ts'
+import { torchLinspace } from '../../gpu-backend/src/samplers/float32.ts'
 import { GOLDEN_DIR, goldenPath, readCase, V2_DIR, v2RunInfo } from './golden.ts'
 
 type Case = ReturnType<typeof readCase>
@@ -90,6 +91,16 @@ function scModelDir(): Promise<string> {
   return scModel
 }
 
+/** A GDF stage that does not run from 1 to 0 (sampling.json t_start / t_end) gets its schedule explicitly. */
+function gdfTimesteps(
+  stage: 'prior' | 'decoder',
+  s: { timesteps: number; t_start?: number; t_end?: number },
+): { priorTimesteps?: number[]; decoderTimesteps?: number[] } {
+  const [start = 1, end = 0] = [s.t_start, s.t_end]
+  if (start === 1 && end === 0) return {}
+  return { [`${stage}Timesteps`]: Array.from(torchLinspace(start, end, s.timesteps + 1)) }
+}
+
 export const SC_TEXT_SOURCES = ['recorded text states', 'prompts through our tokenizer and CLIP'] as const
 
 /** Stable Cascade's chain (sampling/pipeline.safetensors), from recorded text states or from the prompts. */
@@ -100,6 +111,16 @@ export function scGoldenRun(textSource: (typeof SC_TEXT_SOURCES)[number]): Golde
   const settings = JSON.parse(readFileSync(join(GOLDEN_DIR, 'configs', 'sampling.json'), 'utf8'))
   const c = readCase(goldenPath('sampling', 'pipeline.safetensors'))
   const prompts: string[] = settings.prompts
+  const sc = settings.stage_c
+  const sb = settings.stage_b
+  // The batch is the latent's; each prompt makes batch / prompts images (in order, as repeat_interleave).
+  const batch = sc.shape[0] as number
+  const perPrompt = batch / prompts.length
+  if (!Number.isInteger(perPrompt))
+    throw new Error(`${batch} images do not divide among ${prompts.length} prompts`)
+  const imagePrompts = prompts.flatMap((p) => new Array<string>(perPrompt).fill(p))
+  // The recorded text states: one row per prompt, or one per image.
+  const condRows = c.get('cond.clip_text').shape[0] === prompts.length ? prompts : imagePrompts
   const states = (prefix: 'cond' | 'uncond', i: number): TextStates => {
     const pooled = row(c, `${prefix}.clip_text_pooled`, i)
     // As the text encoder answers: hidden_pre_norm (1, 77, C) and text_embeds (1, P).
@@ -109,26 +130,26 @@ export function scGoldenRun(textSource: (typeof SC_TEXT_SOURCES)[number]): Golde
     }
   }
   const text = tableText((_, p) =>
-    p === settings.uncond_prompt ? states('uncond', 0) : states('cond', prompts.indexOf(p)),
+    p === settings.uncond_prompt ? states('uncond', 0) : states('cond', condRows.indexOf(p)),
   )
   const noise = recordedNoise({
     c: (k) => (k === 0 ? c.get('c.x_init').data : row(c, 'c.noise', k - 1).data),
     b: (k) => (k === 0 ? c.get('b.x_init').data : row(c, 'b.noise', k - 1).data),
   })
   const [, , height, width] = c.get('a.image').shape as number[]
-  const sc = settings.stage_c
-  const sb = settings.stage_b
   return {
     label: `SC chain (${textSource})`,
     dir: scModelDir(),
     request: {
       width: width as number,
       height: height as number,
-      images: prompts.map((prompt, seed) => ({ seed, prompt, negativePrompt: settings.uncond_prompt })),
+      images: imagePrompts.map((prompt, seed) => ({ seed, prompt, negativePrompt: settings.uncond_prompt })),
       priorSteps: sc.timesteps,
       priorGuidance: sc.cfg,
       decoderSteps: sb.timesteps,
       decoderGuidance: sb.cfg,
+      ...gdfTimesteps('prior', sc),
+      ...gdfTimesteps('decoder', sb),
     },
     options: {
       ...(textSource === 'recorded text states' ? { text } : {}),
@@ -184,7 +205,11 @@ export function v2GoldenRuns(): GoldenRun[] {
     const d = readCase(join(V2_DIR, file))
     const priorInfo = v2RunInfo('sampling_prior.safetensors')
     const decoderInfo = v2RunInfo(file)
-    const prompts = [priorInfo.pipeline_call.prompt].flat()
+    const priorCall = priorInfo.pipeline_call
+    const decoderCall = decoderInfo.pipeline_call
+    // num_images_per_prompt repeats each prompt's text states (repeat_interleave): images in prompt order.
+    const perPrompt = priorCall.num_images_per_prompt ?? 1
+    const prompts = [priorCall.prompt].flat().flatMap((q) => new Array<string>(perPrompt).fill(q))
     // The decoder pipeline takes one prompt for every image (README quirks).
     const decoderPrompt = decoderInfo.pipeline_call.prompt as string
     const text = tableText((stage, prompt) =>
@@ -199,18 +224,22 @@ export function v2GoldenRuns(): GoldenRun[] {
           },
     )
     const draws = (c: Case) => (k: number) => c.get(k === 0 ? 'initial_noise' : `step${k - 1}.noise`).data
-    const [, , height, width] = d.get('images').shape as number[]
+    // The prior's size sets both latents (the decoder's is int(prior latent · 10.67)), not the decoded image's.
+    const [images, , imageHeight, imageWidth] = d.get('images').shape as number[]
+    if (images !== prompts.length) throw new Error(`${file}: ${images} images for ${prompts.length} prompts`)
     return {
       label: `v2 prior + ${file}`,
       dir: v2ModelDir(),
       request: {
-        width: width as number,
-        height: height as number,
+        width: priorCall.width ?? (imageWidth as number),
+        height: priorCall.height ?? (imageHeight as number),
         images: prompts.map((prompt, seed) => ({ seed, prompt, negativePrompt: '' })),
         priorSteps: p.get('timesteps').data.length - 1,
-        priorGuidance: priorInfo.pipeline_call.guidance_scale,
+        priorGuidance: priorCall.guidance_scale,
         decoderSteps: d.get('timesteps').data.length - 1,
-        decoderGuidance: decoderInfo.pipeline_call.guidance_scale,
+        decoderGuidance: decoderCall.guidance_scale,
+        ...(priorCall.timesteps ? { priorTimesteps: priorCall.timesteps } : {}),
+        ...(decoderCall.timesteps ? { decoderTimesteps: decoderCall.timesteps } : {}),
       },
       options: { text, noise: recordedNoise({ c: draws(p), b: draws(d) }) },
       reference: {

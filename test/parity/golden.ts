@@ -49,7 +49,17 @@ export function relErr(got: ArrayLike<number>, ref: ArrayLike<number>): number {
 /** The pipeline call behind a Würstchen v2 sampling file, from its manifest (`files[file].info`). */
 export interface V2RunInfo {
   prompt_table_rows: string[]
-  pipeline_call: { prompt: string | string[]; guidance_scale: number }
+  pipeline_call: {
+    prompt: string | string[]
+    guidance_scale: number
+    /** The prior's image size (the decoder's follows from the image embeddings). */
+    height?: number
+    width?: number
+    /** diffusers' `timesteps=`: the explicit schedule, final 0 included; null for linspace(1, 0, steps + 1). */
+    timesteps?: number[] | null
+    /** Images per prompt (the prior; text states repeat_interleave'd, default 1). */
+    num_images_per_prompt?: number | null
+  }
 }
 
 export function v2RunInfo(file: string): V2RunInfo {

@@ -9,6 +9,7 @@ import {
   DEFAULT_STAGE_C_TIMESTEPS,
   ddpmWuerstchen,
 } from '../../gpu-backend/src/samplers/ddpm-wuerstchen.ts'
+import { torchLinspace } from '../../gpu-backend/src/samplers/float32.ts'
 import { cosineTNoiseCond, gdfDdpm, logSnr, vpScale } from '../../gpu-backend/src/samplers/gdf-ddpm.ts'
 import { goldenPath, readCase, relErr, V2_DIR, v2RunInfo } from './golden.ts'
 
@@ -85,7 +86,10 @@ describe('Würstchen v2 sampling runs, one step at a time', () => {
       const c = readCase(join(V2_DIR, f))
       const timesteps = c.get('timesteps').data
       const sampler = ddpmWuerstchen()
-      expect(Array.from(sampler.timesteps(timesteps.length - 1))).toEqual(Array.from(timesteps))
+      // An explicit `timesteps=` list is run as given (float32); without one the sampler's linspace.
+      const explicit = v2RunInfo(f).pipeline_call.timesteps
+      const schedule = explicit ? Float32Array.from(explicit) : sampler.timesteps(timesteps.length - 1)
+      expect(Array.from(schedule)).toEqual(Array.from(timesteps))
       let x = c.get('initial_noise').data
       for (let i = 0; i < timesteps.length - 1; i++) {
         const p = `step${i}`
@@ -115,6 +119,13 @@ interface StageSettings {
   shift: number
   timesteps: number
   cfg_rho: number
+  t_start?: number
+  t_end?: number
+}
+
+/** gdf.sample's r_range: linspace(t_start, t_end, timesteps + 1) in float32 (the sampler's own schedule from 1 to 0). */
+function gdfSchedule(cfg: StageSettings): Float32Array {
+  return torchLinspace(cfg.t_start ?? 1, cfg.t_end ?? 0, cfg.timesteps + 1)
 }
 
 describe('Stable Cascade GDF sampler (official)', () => {
@@ -131,8 +142,10 @@ describe('Stable Cascade GDF sampler (official)', () => {
     const sampler = gdfDdpm({ shift: cfg.shift, cfgRho: cfg.cfg_rho })
 
     it(`${stage}: schedule tables (t, logSNR, a, b, r)`, () => {
-      const t = sampler.timesteps(cfg.timesteps)
+      const t = gdfSchedule(cfg)
       expect(Array.from(t)).toEqual(Array.from(c.get(`${prefix}.t`).data))
+      if ((cfg.t_start ?? 1) === 1 && (cfg.t_end ?? 0) === 0)
+        expect(Array.from(sampler.timesteps(cfg.timesteps))).toEqual(Array.from(t))
       const l = Float32Array.from(t, (ti) => logSnr(ti, cfg.shift))
       const errs = {
         logsnr: relErr(l, c.get(`${prefix}.logsnr`).data),
@@ -162,7 +175,7 @@ describe('Stable Cascade GDF sampler (official)', () => {
     })
 
     it(`${stage}: every step from recorded inputs (pred, x0, x)`, () => {
-      const t = sampler.timesteps(cfg.timesteps)
+      const t = gdfSchedule(cfg)
       let worst = { pred: 0, x0: 0, x: 0 }
       for (let i = 0; i < cfg.timesteps; i++) {
         const pred = sampler.guide(

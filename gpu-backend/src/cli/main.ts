@@ -44,6 +44,13 @@ function float(v: string): number {
   return n
 }
 
+function intList(v: string): number[] {
+  const items = v.split(',').map((s) => s.trim())
+  if (!items.every((s) => /^\d+$/.test(s)))
+    throw new InvalidArgumentError('expected comma-separated non-negative integers, e.g. 0,4,8')
+  return items.map(Number)
+}
+
 function size(v: string): { width: number; height: number } {
   const m = /^(\d+)x(\d+)$/.exec(v)
   if (!m) throw new InvalidArgumentError('expected WIDTHxHEIGHT, e.g. 1024x1024')
@@ -93,6 +100,14 @@ program
     false,
   )
   .option('--lora <file[:strength]>', loraHelp, loraSpec, [])
+  .addOption(
+    new Option(
+      '--controlnet-blocks <list>',
+      'stage c: ResBlock calls (down then up) that take ControlNet inputs cnet_<k>, e.g. 0,4,8,12,51,55,59,63',
+    )
+      .argParser(intList)
+      .conflicts('from'),
+  )
   .requiredOption('--out <dir>', 'output directory')
   .action(async (o) => {
     const f = o.family as Family
@@ -106,6 +121,7 @@ program
         attention: o.attention,
         loras: o.lora,
         progress: progressBar(),
+        warn: (message) => console.warn(`cascade: ${message}`),
       })
       for (const l of m.loras ?? [])
         console.log(`merged LoRA ${l.file} (${l.format}) at strength ${l.strength}`)
@@ -116,6 +132,8 @@ program
     }
     if (!o.stage || !o.weights)
       throw new InvalidArgumentError('convert needs --stage and --weights, or --from')
+    if (o.controlnetBlocks && o.stage !== 'c')
+      throw new InvalidArgumentError('--controlnet-blocks belongs to --stage c')
     const written = convertStage({
       family: f,
       stage: STAGE_ALIASES[o.stage] ?? (o.stage as StageId),
@@ -124,6 +142,7 @@ program
       dtype: o.dtype,
       attention: o.attention,
       extraInputs: o.extraInputs,
+      ...(o.controlnetBlocks ? { controlnetBlocks: o.controlnetBlocks } : {}),
       outDir: o.out,
       loras: o.lora,
       progress: progressBar(),

@@ -5,20 +5,20 @@ import {
   createReadStream,
   existsSync,
   mkdirSync,
-  readdirSync,
   rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs'
 import { basename, join } from 'node:path'
+import { convertImageStages } from './convert-image.ts'
 import { type LoraPart, type LoraSpec, readLoraFile } from './lora/lora-file.ts'
 import { type MergedLora, mergeLoras } from './lora/merge.ts'
 import { FAMILY_SETTINGS, type Family, Manifest } from './manifest.ts'
 import { type Kwargs, readConfigFile } from './models/config.ts'
-import type { AttentionKernel, GraphDtype } from './onnx/graph.ts'
-import { type BuiltGraph, familyStages, type StageId, stageSpec, toOriginalNames } from './stages.ts'
-import { SafetensorsFile } from './weights/safetensors.ts'
-import { StateDict } from './weights/state-dict.ts'
+import type { AttentionKernel, Graph, GraphDtype } from './onnx/graph.ts'
+import { locateStageFiles, type StageFiles, TOKENIZER_DIR } from './source-files.ts'
+import { type BuiltGraph, familyStages, loadCheckpoint, type StageId, stageSpec } from './stages.ts'
+import type { StateDict } from './weights/state-dict.ts'
 
 export interface Progress {
   /** Called once per graph with its tensor count, then once per tensor written. */
@@ -35,22 +35,25 @@ export interface ConvertStageOptions {
   dtype?: GraphDtype
   attention?: AttentionKernel
   extraInputs?: boolean
+  /** Stage C: ResBlock calls that take a ControlNet input (`cnet_<k>`). */
+  controlnetBlocks?: number[]
   outDir: string
   progress?: Progress
   /** LoRA files merged into the weights (`--lora file[:strength]`). */
   loras?: LoraSpec[]
+  /** File stem of a one-graph stage's files instead of the contract's (`controlnet_canny` for controlnet.onnx). */
+  name?: string
+  /** A graph of the same weights already written: share its external data file instead of writing another. */
+  shareDataWith?: WrittenGraph
 }
 
 export interface WrittenGraph {
   file: string
   config: object
   files: string[]
-}
-
-export function loadCheckpoint(paths: string[]): StateDict {
-  const sd = StateDict.fromSafetensors(paths.map((p) => SafetensorsFile.open(p)))
-  toOriginalNames(sd)
-  return sd
+  graph: Graph
+  /** The external data file the graph reads its weights from, if any. */
+  dataFile?: string
 }
 
 /** The LoRA part each stage's checkpoint is (Stage C and the text encoder that conditions it). */
@@ -85,26 +88,42 @@ function buildStage(sd: StateDict, o: Omit<ConvertStageOptions, 'weights'>): Wri
     dtype: o.dtype ?? 'fp32',
     attention: o.attention ?? 'matmul',
     extraInputs: o.extraInputs ?? false,
+    ...(o.controlnetBlocks ? { controlnetBlocks: o.controlnetBlocks } : {}),
   })
+  if (o.name && built.length !== 1) throw new Error(`stage ${o.stage} writes ${built.length} graphs, not one`)
   mkdirSync(o.outDir, { recursive: true })
-  return built.map((b) => writeGraph(b, o.outDir, o.progress))
+  return built.map((b) => writeGraph(o.name ? renamed(b, o.name) : b, o.outDir, o.progress, o.shareDataWith))
 }
 
-function writeGraph(b: BuiltGraph, outDir: string, progress?: Progress): WrittenGraph {
+function renamed(b: BuiltGraph, stem: string): BuiltGraph {
+  return {
+    ...b,
+    file: `${stem}.onnx`,
+    ...(b.sidecar ? { sidecar: { ...b.sidecar, file: `${stem}.json` } } : {}),
+  }
+}
+
+function writeGraph(b: BuiltGraph, outDir: string, progress?: Progress, share?: WrittenGraph): WrittenGraph {
   // Weights always go to external data: protobuf cannot hold 2 GB, and onnxruntime maps an external file into
   // memory where it would otherwise hold the parsed protobuf and a copy of every tensor (about 1.5x the weights
   // resident after loading, against 1.1x; bench/pipeline.ts measures it).
   const external = b.graph.initializerBytes > 0
-  const dataFile = `${b.file}.data`
-  rmSync(join(outDir, dataFile), { force: true })
+  const shared = share?.dataFile && b.graph.externalLayout() === share.graph.externalLayout()
+  const dataFile = shared ? (share.dataFile as string) : `${b.file}.data`
+  if (!shared) rmSync(join(outDir, dataFile), { force: true })
   progress?.start(b.file, b.graph.initializerCount)
   const bytes = b.graph.serialize({
-    ...(external ? { externalDataPath: join(outDir, dataFile) } : {}),
+    ...(external ? { externalDataPath: join(outDir, dataFile), reuseExternalData: Boolean(shared) } : {}),
     onTensor: (t) => progress?.tick(t),
   })
   progress?.stop()
   writeFileSync(join(outDir, b.file), bytes)
-  return { file: b.file, config: b.config, files: external ? [b.file, dataFile] : [b.file] }
+  const files = [b.file, ...(external && !shared ? [dataFile] : [])]
+  if (b.sidecar) {
+    writeFileSync(join(outDir, b.sidecar.file), `${JSON.stringify(b.sidecar.json, null, 2)}\n`)
+    files.push(b.sidecar.file)
+  }
+  return { file: b.file, config: b.config, files, graph: b.graph, ...(external ? { dataFile } : {}) }
 }
 
 export async function sha256File(path: string): Promise<string> {
@@ -113,72 +132,7 @@ export async function sha256File(path: string): Promise<string> {
   return h.digest('hex')
 }
 
-/** Checkpoints of one stage found in a folder of official files, plus a config JSON if one sits beside them. */
-export interface StageFiles {
-  weights: string[]
-  config?: string
-}
-
-/** File stem of each stage in the original layout (also what make-tiny writes). */
-const SOURCE_STEM: Record<StageId, string> = {
-  text: 'text_encoder',
-  text_2: 'text_encoder_2',
-  c: 'stage_c',
-  b: 'stage_b',
-  a: 'stage_a',
-}
-
-/** `_lite` where the lite variant has checkpoints of its own (Stage C and B), else nothing. */
-const liteSuffix = (stage: StageId, variant: string) =>
-  variant === 'lite' && (stage === 'c' || stage === 'b') ? '_lite' : ''
-
-/** File stem of a stage's original checkpoint, e.g. `stage_c_lite`. */
-export const sourceStem = (stage: StageId, variant: string) =>
-  `${SOURCE_STEM[stage]}${liteSuffix(stage, variant)}`
-const DIFFUSERS_DIR: Record<StageId, string> = {
-  text: 'text_encoder',
-  text_2: 'text_encoder_2',
-  c: 'prior',
-  b: 'decoder',
-  a: 'vqgan',
-}
-/** Tokenizer folder that belongs to each text encoder, in the source and in the model directory. */
-export const TOKENIZER_DIR: Partial<Record<StageId, string>> = { text: 'tokenizer', text_2: 'tokenizer_2' }
 const TOKENIZER_FILES = ['vocab.json', 'merges.txt', 'special_tokens_map.json', 'tokenizer_config.json']
-
-/**
- * Finds each stage's checkpoint: the original layout (`stage_c[_lite][_bf16].safetensors` at the root,
- * with an optional `stage_c[_lite].json` config) or the diffusers layout (`prior[_lite]/`, `decoder[_lite]/`,
- * `vqgan/`, `text_encoder[_2]/` with `*.safetensors` and `config.json`). fp32 files win over bf16 ones.
- * Würstchen v2 spreads over two hub repos: the prior repo's `text_encoder/` + `tokenizer/` (bigG) and the
- * decoder repo's, renamed `text_encoder_2/` + `tokenizer_2/` (CLIP-H).
- */
-export function locateStageFiles(from: string, stage: StageId, variant: string): StageFiles {
-  const stem = sourceStem(stage, variant)
-  const lite = liteSuffix(stage, variant)
-  for (const name of [`${stem}.safetensors`, `${stem}_bf16.safetensors`]) {
-    const p = join(from, name)
-    if (existsSync(p)) {
-      const cfg = join(from, `${stem}.json`)
-      return { weights: [p], ...(existsSync(cfg) ? { config: cfg } : {}) }
-    }
-  }
-  const dir = join(from, `${DIFFUSERS_DIR[stage]}${lite}`)
-  if (existsSync(dir) && statSync(dir).isDirectory()) {
-    const all = readdirSync(dir)
-      .filter((f) => f.endsWith('.safetensors'))
-      .sort()
-    const fp32 = all.filter((f) => !/\.(bf16|fp16)\./.test(f))
-    const pick = fp32.length ? fp32 : all
-    if (pick.length) {
-      const cfg = join(dir, 'config.json')
-      return { weights: pick.map((f) => join(dir, f)), ...(existsSync(cfg) ? { config: cfg } : {}) }
-    }
-  }
-  throw new Error(
-    `no ${variant} stage ${stage} checkpoint in ${from} (looked for ${stem}[_bf16].safetensors and ${DIFFUSERS_DIR[stage]}${lite}/)`,
-  )
-}
 
 /** Copies a CLIP tokenizer (vocab.json + merges.txt, and the special-token files that fix the pad id). */
 function copyTokenizer(src: string, outDir: string, name: string): string[] {
@@ -203,6 +157,8 @@ export interface ConvertModelOptions {
   randomWeights?: boolean
   /** LoRA files merged into Stage C and its text encoder. */
   loras?: LoraSpec[]
+  /** Told about image checkpoints that are present but not converted (a ControlNet that does not fit Stage C). */
+  warn?: (message: string) => void
 }
 
 export async function convertModel(o: ConvertModelOptions): Promise<Manifest> {
@@ -215,16 +171,22 @@ export async function convertModel(o: ConvertModelOptions): Promise<Manifest> {
     const found = locateStageFiles(o.from, stage, variant)
     return { stage, found, sd: loadCheckpoint(found.weights) }
   })
-  const merged = applyLoras(Object.fromEntries(stages.map((s) => [s.stage, s.sd])), o.loras ?? [])
+  const checkpoints = Object.fromEntries(stages.map((s) => [s.stage, s.sd])) as Partial<
+    Record<StageId, StateDict>
+  >
+  const merged = applyLoras(checkpoints, o.loras ?? [])
   const loras = await Promise.all(merged.map(async (m) => ({ ...m, sha256: await sha256File(m.file) })))
   // Each LoRA's bytes and strength are part of the weights' identity (and so of every cache key).
   for (const l of loras) sources.push(`lora:${l.sha256}:${l.strength}`)
   mkdirSync(o.outDir, { recursive: true })
-  for (const { stage, found, sd } of stages) {
+  const converted: Partial<Record<StageId, { found: StageFiles; written: WrittenGraph[] }>> = {}
+  // A main stage builds from its loaded (LoRA-merged) checkpoint, every time it is built (Stage C twice with
+  // ControlNets); image stages load theirs here.
+  const convert = async (stage: StageId, found: StageFiles, extra: Partial<ConvertStageOptions> = {}) => {
+    for (const w of found.weights) sources.push(`${basename(w)}:${await sha256File(w)}`)
     const tokenizer = TOKENIZER_DIR[stage]
     if (tokenizer) files.push(...copyTokenizer(join(o.from, tokenizer), o.outDir, tokenizer))
-    for (const w of found.weights) sources.push(`${basename(w)}:${await sha256File(w)}`)
-    const written = buildStage(sd, {
+    const written = buildStage(checkpoints[stage] ?? loadCheckpoint(found.weights), {
       family: o.family,
       stage,
       ...(found.config ? { config: found.config } : {}),
@@ -232,6 +194,7 @@ export async function convertModel(o: ConvertModelOptions): Promise<Manifest> {
       ...(o.attention ? { attention: o.attention } : {}),
       outDir: o.outDir,
       ...(o.progress ? { progress: o.progress } : {}),
+      ...extra,
     })
     for (const w of written) {
       graphs[w.file.replace(/\.onnx$/, '')] = {
@@ -241,12 +204,18 @@ export async function convertModel(o: ConvertModelOptions): Promise<Manifest> {
       }
       files.push(...w.files)
     }
+    return written
   }
+  for (const { stage, found } of stages) converted[stage] = { found, written: await convert(stage, found) }
+  const stageC = converted.c
+  if (stageC) await convertImageStages(o.family, o.from, stageC, convert, o.warn)
   const manifest: Manifest = {
     schema_version: 1,
     family: o.family,
     variant,
-    weights_version: createHash('sha256').update(sources.sort().join('\n')).digest('hex'),
+    weights_version: createHash('sha256')
+      .update([...new Set(sources)].sort().join('\n'))
+      .digest('hex'),
     dtype,
     created_by: o.randomWeights ? 'cascade make-tiny' : 'cascade convert',
     ...(o.randomWeights ? { random_weights: true } : {}),

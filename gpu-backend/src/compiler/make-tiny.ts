@@ -3,11 +3,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { byteLevelVocab } from '../text/byte-level.ts'
-import { convertModel, type Progress, sourceStem, TOKENIZER_DIR } from './convert.ts'
+import { convertModel, type Progress } from './convert.ts'
+import { writeTinyImageCheckpoints } from './make-tiny-image.ts'
 import type { Family, Manifest } from './manifest.ts'
 import type { Kwargs } from './models/config.ts'
 import type { GraphDtype } from './onnx/graph.ts'
-import { familyStages, type StageId, stageSpec } from './stages.ts'
+import { sourceStem, TOKENIZER_DIR } from './source-files.ts'
+import { familyImageStages, familyStages, type StageId, stageSpec } from './stages.ts'
 import { type TensorToWrite, writeSafetensors } from './weights/safetensors.ts'
 import { SchemaRecorder } from './weights/schema-recorder.ts'
 
@@ -221,14 +223,12 @@ export async function makeTiny(o: MakeTinyOptions): Promise<Manifest> {
   const src = join(o.outDir, 'checkpoints')
   mkdirSync(src, { recursive: true })
   const variant = o.variant ?? 'tiny'
+  const write = (path: string, tensors: [string, TensorToWrite][]) =>
+    writeSafetensors(path, tensors, { format: 'pt', generator: 'cascade make-tiny' })
   for (const stage of familyStages(o.family)) {
     const stem = sourceStem(stage, variant)
     const kwargs = { ...tinyConfig(o.family, stage), ...o.configs?.[stage] }
-    const tensors = randomCheckpoint(o.family, stage, kwargs, draw)
-    writeSafetensors(join(src, `${stem}.safetensors`), tensors, {
-      format: 'pt',
-      generator: 'cascade make-tiny',
-    })
+    write(join(src, `${stem}.safetensors`), randomCheckpoint(o.family, stage, kwargs, draw))
     writeFileSync(join(src, `${stem}.json`), `${JSON.stringify({ kwargs }, null, 1)}\n`)
     const tokenizer = TOKENIZER_DIR[stage]
     if (tokenizer) {
@@ -237,6 +237,8 @@ export async function makeTiny(o: MakeTinyOptions): Promise<Manifest> {
       writeFileSync(join(src, tokenizer, 'merges.txt'), '#version: 0.2\n')
     }
   }
+  if (familyImageStages(o.family).length)
+    writeTinyImageCheckpoints(src, (stage, kwargs) => randomCheckpoint(o.family, stage, kwargs, draw), write)
   return convertModel({
     family: o.family,
     from: src,

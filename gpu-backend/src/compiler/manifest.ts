@@ -61,6 +61,19 @@ export const Manifest = z.object({
 })
 export type Manifest = z.infer<typeof Manifest>
 
+/**
+ * Graphs a Stable Cascade directory has when the image checkpoints were there (each optional): names in `graphs`,
+ * files `<name>.onnx`; a ControlNet's `<name>.json` holds its type, proj_blocks, c_in, c_proj and hint_stride.
+ */
+export const IMAGE_GRAPH_NAMES = {
+  effnet: 'effnet_encoder',
+  clipVision: 'clip_vision',
+  previewer: 'previewer',
+  controlnet: (type: string) => `controlnet_${type}`,
+  /** stage_c.onnx's weights with `cnet_<k>` inputs for the ControlNets' injection points. */
+  stageCControlNet: 'stage_c_cnet',
+} as const
+
 export const FAMILY_SETTINGS: Record<Family, FamilySettings> = {
   'stable-cascade': {
     stage_a_scale: 0.43,

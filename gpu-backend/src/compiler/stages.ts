@@ -1,9 +1,13 @@
 // Which graphs each family's stages compile to, and how a checkpoint in any supported format is
 // brought onto the official key names first.
 
-import type { Family } from './manifest.ts'
+import { type Family, IMAGE_GRAPH_NAMES } from './manifest.ts'
 import { buildClipText, clipTextConfig } from './models/clip-text.ts'
+import { buildClipVision, clipVisionConfig } from './models/clip-vision.ts'
 import type { Kwargs } from './models/config.ts'
+import { buildControlNet, controlNetConfig } from './models/controlnet.ts'
+import { buildEffnetEncoder, effnetEncoderConfig } from './models/effnet-encoder.ts'
+import { buildPreviewer, previewerConfig } from './models/previewer.ts'
 import { buildStageADecoder, buildStageAEncoder, stageAConfig } from './models/stage-a.ts'
 import { buildStageB, stageBConfig } from './models/stage-b.ts'
 import { buildStageC, type StageOptions, stageCConfig } from './models/stage-c.ts'
@@ -11,11 +15,26 @@ import { buildWuerstchenDiffNeXt, wuerstchenDiffNeXtConfig } from './models/wuer
 import { buildWuerstchenPrior, wuerstchenPriorConfig } from './models/wuerstchen-prior.ts'
 import type { Graph } from './onnx/graph.ts'
 import { isDiffusersFormat, packDiffusersAttention, renameStageBClipMapper } from './weights/key-map.ts'
-import type { StateDict } from './weights/state-dict.ts'
+import { SafetensorsFile } from './weights/safetensors.ts'
+import { StateDict } from './weights/state-dict.ts'
 
-/** `text`: the CLIP text encoder (for v2 the prior's bigG); `text_2`: v2's decoder CLIP-H; then the diffusion stages. */
-export const STAGE_IDS = ['text', 'text_2', 'c', 'b', 'a'] as const
+/**
+ * `text`: the CLIP text encoder (for v2 the prior's bigG); `text_2`: v2's decoder CLIP-H; then the diffusion stages;
+ * then the graphs that turn images into conditioning (Stable Cascade), optional in a model directory.
+ */
+export const STAGE_IDS = [
+  'text',
+  'text_2',
+  'c',
+  'b',
+  'a',
+  'effnet',
+  'clip_vision',
+  'previewer',
+  'controlnet',
+] as const
 export type StageId = (typeof STAGE_IDS)[number]
+export const IMAGE_STAGES: readonly StageId[] = ['effnet', 'clip_vision', 'previewer', 'controlnet']
 
 export interface BuiltGraph {
   /** File name in the model directory, as the graph contract names it. */
@@ -23,6 +42,8 @@ export interface BuiltGraph {
   graph: Graph
   /** Resolved architecture, recorded in the manifest. */
   config: object
+  /** A JSON file written beside the graph (controlnet.json: what the pipeline needs to feed its outputs). */
+  sidecar?: { file: string; json: object }
 }
 
 export interface StageSpec {
@@ -33,6 +54,13 @@ export interface StageSpec {
 export function toOriginalNames(sd: StateDict): void {
   if (isDiffusersFormat(sd)) packDiffusersAttention(sd)
   renameStageBClipMapper(sd)
+}
+
+/** A checkpoint (one file or shards) under the original key names. */
+export function loadCheckpoint(paths: string[]): StateDict {
+  const sd = StateDict.fromSafetensors(paths.map((p) => SafetensorsFile.open(p)))
+  toOriginalNames(sd)
+  return sd
 }
 
 /** A stage that compiles to one graph. */
@@ -64,13 +92,48 @@ function stageA(family: Family): StageSpec {
 
 const textEncoder = oneGraph('text_encoder.onnx', clipTextConfig, buildClipText)
 
+/** Stable Cascade's Stage C; with ControlNet inputs its manifest config lists their blocks. */
+const stageC: StageSpec = {
+  build(sd, kwargs, opts) {
+    const cfg = stageCConfig(sd, kwargs)
+    const config = opts.controlnetBlocks ? { ...cfg, controlnetBlocks: opts.controlnetBlocks } : cfg
+    return [{ file: 'stage_c.onnx', graph: buildStageC(sd, cfg, opts), config }]
+  },
+}
+
+/** A ControlNet and its controlnet.json: type, the Stage C ResBlock calls its outputs feed, the hint's stride. */
+const controlNet: StageSpec = {
+  build(sd, kwargs, opts) {
+    const config = controlNetConfig(sd, kwargs)
+    const json = {
+      type: config.type,
+      proj_blocks: config.projBlocks,
+      c_in: config.cIn,
+      c_proj: config.cProj,
+      hint_stride: config.hintStride,
+    }
+    return [
+      {
+        file: 'controlnet.onnx',
+        graph: buildControlNet(sd, config, opts),
+        config,
+        sidecar: { file: 'controlnet.json', json },
+      },
+    ]
+  },
+}
+
 /** Each family's stages, in conversion order. */
 export const STAGES: Record<Family, Partial<Record<StageId, StageSpec>>> = {
   'stable-cascade': {
     text: textEncoder,
-    c: oneGraph('stage_c.onnx', stageCConfig, buildStageC),
+    c: stageC,
     b: oneGraph('stage_b.onnx', stageBConfig, buildStageB),
     a: stageA('stable-cascade'),
+    effnet: oneGraph(`${IMAGE_GRAPH_NAMES.effnet}.onnx`, effnetEncoderConfig, buildEffnetEncoder),
+    clip_vision: oneGraph(`${IMAGE_GRAPH_NAMES.clipVision}.onnx`, clipVisionConfig, buildClipVision),
+    previewer: oneGraph(`${IMAGE_GRAPH_NAMES.previewer}.onnx`, previewerConfig, buildPreviewer),
+    controlnet: controlNet,
   },
   'wuerstchen-v2': {
     text: textEncoder,
@@ -81,8 +144,14 @@ export const STAGES: Record<Family, Partial<Record<StageId, StageSpec>>> = {
   },
 }
 
+/** The stages every model directory of the family has (text-to-image), in conversion order. */
 export function familyStages(family: Family): StageId[] {
-  return STAGE_IDS.filter((s) => STAGES[family][s])
+  return STAGE_IDS.filter((s) => STAGES[family][s] && !IMAGE_STAGES.includes(s))
+}
+
+/** The family's image stages, converted when their checkpoints are present. */
+export function familyImageStages(family: Family): StageId[] {
+  return IMAGE_STAGES.filter((s) => STAGES[family][s])
 }
 
 export function stageSpec(family: Family, stage: StageId): StageSpec {

@@ -30,6 +30,9 @@ export interface GenerateRequest {
   priorGuidance: number
   decoderSteps: number
   decoderGuidance: number
+  /** Explicit times per stage (steps + 1 values in [0, 1], as diffusers' `timesteps=`); default: the sampler's. */
+  priorTimesteps?: readonly number[]
+  decoderTimesteps?: readonly number[]
   /**
    * Sizes of the groups of images that form one reference batch, in order (default: the whole batch). Stable
    * Cascade's CFG rescale takes its statistics over a group, so independent jobs batched together stay
@@ -125,6 +128,7 @@ export async function generate(
       shape: shapes.c,
       start: start.c,
       steps: req.priorSteps,
+      ...(req.priorTimesteps ? { timesteps: Float32Array.from(req.priorTimesteps) } : {}),
       guidance: req.priorGuidance,
       cond: feedsC(textC.cond),
       uncond: textC.uncond && feedsC(textC.uncond),
@@ -138,6 +142,7 @@ export async function generate(
       shape: shapes.b,
       start: start.b,
       steps: req.decoderSteps,
+      ...(req.decoderTimesteps ? { timesteps: Float32Array.from(req.decoderTimesteps) } : {}),
       guidance: req.decoderGuidance,
       cond: feedsB(textB.cond),
       uncond: textB.uncond && feedsB(textB.uncond),
@@ -256,6 +261,12 @@ function validate(
     ['decoderGuidance', req.decoderGuidance],
   ] as const)
     if (!(Number.isFinite(v) && v >= 0)) problems.push(`${name} must be a finite number ≥ 0, got ${v}`)
+  for (const [name, times, steps] of [
+    ['priorTimesteps', req.priorTimesteps, req.priorSteps],
+    ['decoderTimesteps', req.decoderTimesteps, req.decoderSteps],
+  ] as const)
+    if (times && (times.length !== steps + 1 || !times.every((t) => t >= 0 && t <= 1)))
+      problems.push(`${name} must be ${steps + 1} times in [0, 1] (steps + 1), got [${times}]`)
   for (const img of req.images)
     if (!(Number.isInteger(img.seed) && img.seed >= 0 && img.seed < 2 ** 32))
       problems.push(`seed ${img.seed} is not a 32-bit unsigned integer`)

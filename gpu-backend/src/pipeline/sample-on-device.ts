@@ -6,7 +6,7 @@ import type { ElemType } from '../compiler/onnx/proto.ts'
 import { floatTensor, ort, typedFeeds } from '../runtime/session.ts'
 import { guidanceFeeds } from '../samplers/cfg.ts'
 import type { DeviceGraphs } from './device-graphs.ts'
-import { batchedConditioning, checkpoint, type StageRun, usesGuidance } from './sample.ts'
+import { batchedConditioning, checkpoint, type StageRun, stageTimes, usesGuidance } from './sample.ts'
 
 export interface DeviceStageRun extends StageRun {
   graphs: DeviceGraphs
@@ -44,7 +44,7 @@ export async function sampleStageOnDevice(o: DeviceStageRun): Promise<ort.Tensor
     from_end: new ort.Tensor('bool', Uint8Array.of(guide.fromEnd ? 1 : 0), [1]),
     groups: floatTensor(guide.groups.data, guide.groups.dims),
   }
-  const times = o.sampler.timesteps(o.steps)
+  const times = stageTimes(o)
   const first = await (o.start ?? o.noise.draw(o.stage, 0, o.shape))
   let state = await start.run({ x: floatTensor(first, o.shape) })
   let x = state.x_state as ort.Tensor

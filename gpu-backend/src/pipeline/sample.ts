@@ -12,6 +12,11 @@ export interface StageRun {
   /** [B, C, h, w] of the latent. */
   shape: readonly number[]
   steps: number
+  /**
+   * The steps + 1 times to run, as diffusers' `timesteps=` takes them (or an img2img start below 1); default: the
+   * sampler's `timesteps(steps)`.
+   */
+  timesteps?: Float32Array
   /** > 1 runs the unconditional batch too (api.md: ≤ 1 runs no unconditional pass). */
   guidance: number
   /** Sizes of the image groups guidance statistics span (Stable Cascade's CFG rescale uses the group's std). */
@@ -44,6 +49,14 @@ export function batchedConditioning(
   )
 }
 
+/** The stage's times: the explicit list when given, else the sampler's schedule; steps + 1 of them. */
+export function stageTimes(o: Pick<StageRun, 'stage' | 'steps' | 'sampler' | 'timesteps'>): Float32Array {
+  const times = o.timesteps ?? o.sampler.timesteps(o.steps)
+  if (times.length !== o.steps + 1)
+    throw new Error(`stage ${o.stage}: ${times.length} timesteps for ${o.steps} steps (want steps + 1)`)
+  return times
+}
+
 /** Runs the stage from its initial noise and returns its output (the sampler decides which tensor that is). */
 export async function sampleStage(o: StageRun): Promise<HostTensor> {
   const batch = o.shape[0] as number
@@ -51,7 +64,7 @@ export async function sampleStage(o: StageRun): Promise<HostTensor> {
   const guided = usesGuidance(o.guidance)
   if (guided && !o.uncond) throw new Error(`stage ${o.stage}: guidance without unconditional inputs`)
   const condFeeds = batchedConditioning(o)
-  const times = o.sampler.timesteps(o.steps)
+  const times = stageTimes(o)
   let x = await (o.start ?? o.noise.draw(o.stage, 0, o.shape))
   let output = x
   for (let i = 0; i < o.steps; i++) {

@@ -101,7 +101,8 @@ const NON_TEXT_INPUTS = new Set(['x', 'r', 'effnet'])
 /**
  * Maps text states onto a stage graph's conditioning inputs, in graph order: the k-th conditioning input takes the
  * k-th output the manifest lists for the stage (a pooled (B, P) output becomes (B, 1, P)); inputs beyond the list
- * (Stable Cascade's `clip_img`) are zeros, as the official text-to-image path feeds them.
+ * (Stable Cascade's `clip_img`) are zeros, as the official text-to-image path feeds them: one entry along a free
+ * axis (`clip_img` (B, N, 768) takes one image embedding of zeros).
  */
 export function stageConditioning(
   session: ort.InferenceSession,
@@ -115,12 +116,7 @@ export function stageConditioning(
     const dims = meta.isTensor ? meta.shape : []
     const output = outputs[k]
     if (output === undefined) {
-      const fixed = dims.slice(1).map((d) => {
-        if (typeof d !== 'number')
-          throw new Error(`input "${meta.name}" has no fixed size to fill with zeros`)
-        return d
-      })
-      feeds[meta.name] = zeros([batch, ...fixed])
+      feeds[meta.name] = zeros([batch, ...dims.slice(1).map((d) => (typeof d === 'number' ? d : 1))])
       return
     }
     const s = states[output]

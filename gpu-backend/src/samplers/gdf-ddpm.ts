@@ -58,6 +58,15 @@ export function cosineTNoiseCond(logSnrValue: number): number {
   return Math.min(Math.max(t, 0), 1)
 }
 
+/**
+ * GDF.diffuse: x_t = a·x0 + b·ε with the VP scales of the schedule at t (float32, as torch). The official img2img
+ * noises its start with shift 1 and then samples with the stage's shift from t_start = t.
+ */
+export function gdfDiffuse(x0: Float32Array, epsilon: Float32Array, t: number, shift: number): Float32Array {
+  const { a, b } = vpScale(logSnr(t, shift))
+  return x0.map((v, i) => f32(f32(v * a) + f32((epsilon[i] as number) * b)))
+}
+
 /** The per-step scalars of the DDIM step (eta 1) from t to t'. */
 const COEFFICIENTS = ['a', 'b', 'aNext', 'epsScale', 'sigma'] as const
 

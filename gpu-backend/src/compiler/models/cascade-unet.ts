@@ -26,6 +26,8 @@ export interface LevelHooks {
   downscaler(x: Value, i: number): Value
   /** Leaving up level i > 0 (up index u) towards level i - 1. */
   upscaler(x: Value, i: number, u: number): Value
+  /** The input of every ResBlock call, in call order (down path, then up path): Stage C's ControlNet inputs. */
+  resBlockInput?(x: Value, c: number): Value
 }
 
 interface Ctx {
@@ -34,6 +36,7 @@ interface Ctx {
   spec: CascadeLevels
   t: TimeEmbedding
   cond: Value
+  hooks: LevelHooks
 }
 
 function runBlocks(ctx: Ctx, x: Value, prefix: string, level: number, count: number, skip?: Value): Value {
@@ -50,6 +53,7 @@ function runBlocks(ctx: Ctx, x: Value, prefix: string, level: number, count: num
         // The official code resizes x to the skip size when they differ (latents not divisible by the stride);
         // a same-size align_corners resize is an exact copy, so it is applied unconditionally.
         if (s) h = resizeBilinearLike(g, h, s)
+        if (ctx.hooks.resBlockInput) h = ctx.hooks.resBlockInput(h, c)
         // The skip is the down path's output of this same level, so it has c channels too.
         h = resBlock(g, h, sd, name, c, s ? { value: s, channels: c } : undefined)
       } else if (type === 'T') h = timestepBlock(g, h, ctx.t, sd, name, c, spec.tConds)
@@ -74,7 +78,7 @@ export function downEncode(
   spec: CascadeLevels,
   hooks: LevelHooks,
 ): Value[] {
-  const ctx: Ctx = { g, sd, spec, t, cond }
+  const ctx: Ctx = { g, sd, spec, t, cond, hooks }
   const outs: Value[] = []
   let h = x
   for (let i = 0; i < spec.cHidden.length; i++) {
@@ -100,7 +104,7 @@ export function upDecode(
   spec: CascadeLevels,
   hooks: LevelHooks,
 ): Value {
-  const ctx: Ctx = { g, sd, spec, t, cond }
+  const ctx: Ctx = { g, sd, spec, t, cond, hooks }
   const n = spec.cHidden.length
   let h = levels[0] as Value
   for (let u = 0; u < n; u++) {

@@ -1,34 +1,26 @@
 // CLIP text encoder (HF CLIPTextModel / CLIPTextModelWithProjection, modeling_clip.py; models.md 6.1):
 // token + position embeddings, L pre-LN layers [LN1 -> causal, key-padded self-attention -> +; LN2 -> MLP -> +],
 // final_layer_norm, pooled = the hidden state at the first EOS, text_projection (no bias) when present.
-import { multiHeadAttention } from '../blocks/attention.ts'
+import {
+  type ClipLayerConfig,
+  clipEncoderLayer,
+  clipHiddenAct,
+  clipLayerNorm,
+} from '../blocks/clip-encoder-layer.ts'
 import { Graph, type Value } from '../onnx/graph.ts'
-import { add, chunk, gelu, layerNormAffine, linear, mul, reshape, scalar, sigmoid } from '../onnx/ops.ts'
-import { type StateDict, stackRows } from '../weights/state-dict.ts'
+import { add, linear, reshape } from '../onnx/ops.ts'
+import type { StateDict } from '../weights/state-dict.ts'
 import { countEntries } from './cascade-unet.ts'
 import { assertReleasedOrConfigured, type Kwargs, pick } from './config.ts'
 import type { StageOptions } from './stage-c.ts'
 
-const ACTIVATIONS = {
-  /** Exact erf GELU (bigG, H). */
-  gelu: (g: Graph, x: Value) => gelu(g, x),
-  /** x·σ(1.702x) (openai CLIP). */
-  quick_gelu: (g: Graph, x: Value) => mul(g, x, sigmoid(g, mul(g, x, scalar(g, 1.702)))),
-}
-type HiddenAct = keyof typeof ACTIVATIONS
-
-export interface ClipTextConfig {
+export interface ClipTextConfig extends ClipLayerConfig {
   vocab: number
-  hidden: number
-  intermediate: number
   layers: number
-  heads: number
   /** max_position_embeddings: the fixed sequence length of `input_ids` (77). */
   positions: number
   /** text_projection width; undefined for a CLIPTextModel (no `text_embeds`). */
   projection?: number
-  hiddenAct: HiddenAct
-  layerNormEps: number
   /** Pooling reads the first position holding this id. */
   eosTokenId: number
 }
@@ -54,9 +46,7 @@ export function clipTextConfig(sd: StateDict, kwargs?: Kwargs): ClipTextConfig {
     shape('text_projection.weight')
   assertReleasedOrConfigured('CLIP text encoder', CLIP_TEXT_VARIANTS[width], hf, `hidden ${width}`)
   const hidden = pick(hf, 'hidden_size', width)
-  const hiddenAct = pick(hf, 'hidden_act', 'gelu')
-  if (!(hiddenAct in ACTIVATIONS))
-    throw new Error(`CLIP text encoder: hidden_act ${hiddenAct} (supported: ${Object.keys(ACTIVATIONS)})`)
+  const hiddenAct = clipHiddenAct('CLIP text encoder', pick(hf, 'hidden_act', 'gelu'))
   // A legacy config's eos_token_id 2 makes HF pool at argmax(input_ids): the position of the largest id,
   // the EOS (vocab − 1 = 49407) in tokenizer output, so both rules read the same position.
   const eos = pick<number | undefined>(hf, 'eos_token_id', undefined)
@@ -68,7 +58,7 @@ export function clipTextConfig(sd: StateDict, kwargs?: Kwargs): ClipTextConfig {
     heads: pick(hf, 'num_attention_heads', hidden / 64),
     positions: pick(hf, 'max_position_embeddings', positions),
     ...(projection !== undefined ? { projection: pick(hf, 'projection_dim', projection) } : {}),
-    hiddenAct: hiddenAct as HiddenAct,
+    hiddenAct,
     layerNormEps: pick(hf, 'layer_norm_eps', 1e-5),
     eosTokenId: eos === undefined || eos === 2 ? vocab - 1 : eos,
   }
@@ -109,66 +99,6 @@ function attentionBias(g: Graph, mask: Value, s: number): Value {
   return add(g, causal, reshape(g, padding, [0, 1, 1, s]))
 }
 
-const QKV = ['q_proj', 'k_proj', 'v_proj']
-
-// CLIPAttention: separate q/k/v/out projections with bias; x: [B, S, C] -> [B, S, C]
-function clipAttention(
-  g: Graph,
-  sd: StateDict,
-  x: Value,
-  bias: Value,
-  name: string,
-  cfg: ClipTextConfig,
-): Value {
-  const c = cfg.hidden
-  const w = (p: string) => sd.take(`${name}.${p}.weight`, [c, c])
-  const b = (p: string) => sd.take(`${name}.${p}.bias`, [c])
-  const [q, k, v] = (
-    g.fused
-      ? chunk(g, linear(g, x, stackRows(QKV.map(w)), stackRows(QKV.map(b)), `${name}.qkv_proj`), 3, 2)
-      : QKV.map((p) => linear(g, x, w(p), b(p), `${name}.${p}`))
-  ) as [Value, Value, Value]
-  const o = multiHeadAttention(g, q, k, v, c, cfg.heads, bias)
-  return linear(g, o, w('out_proj'), b('out_proj'), `${name}.out_proj`)
-}
-
-// CLIPMLP: fc1 -> activation -> fc2; x: [B, S, C] -> [B, S, C]
-function clipMlp(g: Graph, sd: StateDict, x: Value, name: string, cfg: ClipTextConfig): Value {
-  const { hidden: c, intermediate: m } = cfg
-  const h = linear(
-    g,
-    x,
-    sd.take(`${name}.fc1.weight`, [m, c]),
-    sd.take(`${name}.fc1.bias`, [m]),
-    `${name}.fc1`,
-  )
-  const a = ACTIVATIONS[cfg.hiddenAct](g, h)
-  return linear(g, a, sd.take(`${name}.fc2.weight`, [c, m]), sd.take(`${name}.fc2.bias`, [c]), `${name}.fc2`)
-}
-
-function clipLayerNorm(g: Graph, sd: StateDict, x: Value, name: string, cfg: ClipTextConfig): Value {
-  const w = sd.take(`${name}.weight`, [cfg.hidden])
-  const b = sd.take(`${name}.bias`, [cfg.hidden])
-  return layerNormAffine(g, x, w, b, name, cfg.layerNormEps)
-}
-
-// CLIPEncoderLayer (pre-LN): x + attn(LN1(x)), then + mlp(LN2(·)); [B, S, C] -> [B, S, C]
-function clipEncoderLayer(
-  g: Graph,
-  sd: StateDict,
-  x: Value,
-  bias: Value,
-  name: string,
-  cfg: ClipTextConfig,
-): Value {
-  const h = add(
-    g,
-    x,
-    clipAttention(g, sd, clipLayerNorm(g, sd, x, `${name}.layer_norm1`, cfg), bias, `${name}.self_attn`, cfg),
-  )
-  return add(g, h, clipMlp(g, sd, clipLayerNorm(g, sd, h, `${name}.layer_norm2`, cfg), `${name}.mlp`, cfg))
-}
-
 // Pooled output: hidden[b, first position where ids == eos]; hidden: [B, S, C], ids: [B, S] -> [B, C]
 function eosPooled(g: Graph, hidden: Value, ids: Value, eosTokenId: number): Value {
   const isEos = g.cast(g.op1('Equal', [ids, g.constI64([eosTokenId])], {}, { outType: 'bool' }), 'int32')
@@ -186,7 +116,7 @@ export function buildClipText(sd: StateDict, cfg: ClipTextConfig, opts: StageOpt
 
   let h = clipTextEmbeddings(g, sd, ids, cfg)
   const bias = attentionBias(g, mask, s)
-  for (let i = 0; i < cfg.layers; i++) h = clipEncoderLayer(g, sd, h, bias, `${P}.encoder.layers.${i}`, cfg)
+  for (let i = 0; i < cfg.layers; i++) h = clipEncoderLayer(g, sd, h, `${P}.encoder.layers.${i}`, cfg, bias)
   g.output(h, 'hidden_pre_norm', ['batch', s, cfg.hidden])
   const last = clipLayerNorm(g, sd, h, `${P}.final_layer_norm`, cfg)
   g.output(last, 'last_hidden_state', ['batch', s, cfg.hidden])

@@ -2,6 +2,7 @@
 // VQModel; DF PaellaVQModel) are one network; the families differ only in the scale factor and in the name of
 // the unused VQ codebook. c_levels[i] = c_hidden / 2^(levels-1-i), so c_levels[0] is the full-resolution width.
 // Both graphs run channels-last between the resampling convs; 1×1 convs are MatMuls there.
+import { batchNorm2d } from '../blocks/batch-norm.ts'
 import { stageAResBlock } from '../blocks/stage-a-res-block.ts'
 import { FAMILY_SETTINGS, type Family } from '../manifest.ts'
 import { Graph, type Value } from '../onnx/graph.ts'
@@ -150,14 +151,8 @@ function latentProjection(
   // An int64 step counter of training; eval BatchNorm does not read it (older checkpoints lack it).
   sd.ignore((k) => k === `${name}.1.num_batches_tracked`)
   if (!g.fused) {
-    const bn = (t: LazyTensor, k: string) => g.weight(`${name}.1.${k}`, [c], () => t.read())
     const y = toNCHW(g, linear(g, x, w, undefined, `${name}.0`))
-    const normed = g.op1(
-      'BatchNormalization',
-      [y, bn(gamma, 'weight'), bn(beta, 'bias'), bn(mean, 'running_mean'), bn(variance, 'running_var')],
-      { epsilon: { f: BN_EPS } },
-    )
-    return div(g, normed, scalar(g, cfg.scaleFactor))
+    return div(g, batchNorm2d(g, y, sd, `${name}.1`, c, BN_EPS), scalar(g, cfg.scaleFactor))
   }
   // y = (W·x − mean)·γ/√(var + eps) + β, all / scale: one row factor and one bias per channel.
   const rowFactor = () => {

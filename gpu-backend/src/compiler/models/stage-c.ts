@@ -3,12 +3,13 @@
 import { layerNorm2d } from '../blocks/layer-norm-2d.ts'
 import { timeEmbedding } from '../blocks/r-embedding.ts'
 import { Graph, type GraphOptions, type Value } from '../onnx/graph.ts'
-import { concat, conv2d, layerNormLastAxis, linear } from '../onnx/ops.ts'
+import { add, concat, conv2d, layerNormLastAxis, linear, resizeBilinearLike } from '../onnx/ops.ts'
 import type { StateDict } from '../weights/state-dict.ts'
 import {
   type CascadeLevels,
   countEntries,
   downEncode,
+  type LevelHooks,
   patchClassifier,
   patchEmbedding,
   upDecode,
@@ -98,6 +99,8 @@ export function mapperConds(sd: StateDict): string[] {
 export interface StageOptions extends GraphOptions {
   /** Expose the optional conditions (sca/crp, Stage B pixels) as inputs instead of folding their defaults. */
   extraInputs?: boolean
+  /** Stage C only: ResBlock calls (counted down then up) that take a ControlNet input `cnet_<k>`. */
+  controlnetBlocks?: number[]
 }
 
 /** Conditioning tokens: [clip_txt_mapper(text), clip_txt_pooled_mapper(pooled), clip_img_mapper(img)] -> LayerNorm. */
@@ -132,6 +135,46 @@ function clipTokens(
   return layerNormLastAxis(g, tokens, cCond, 1e-6)
 }
 
+/**
+ * ControlNet inputs `cnet_<k>` (B, c, h, w) of any spatial size, added to the input of the k-th ResBlock call
+ * after a bilinear resize (align_corners=True) to its size, as StageC._down_encode / _up_decode do.
+ */
+function controlNetInputs(g: Graph, blocks: number[]) {
+  const wanted = new Set(blocks)
+  let calls = 0
+  return {
+    resBlockInput(x: Value, c: number): Value {
+      const k = calls++
+      if (!wanted.has(k)) return x
+      const cnet = g.input(`cnet_${k}`, ['batch', c, `cnet_${k}_height`, `cnet_${k}_width`])
+      return add(g, x, resizeBilinearLike(g, cnet, x))
+    },
+    /** After the build: every requested block was a ResBlock call. */
+    assertAllUsed(): void {
+      const missing = blocks.filter((k) => !(Number.isInteger(k) && k >= 0 && k < calls))
+      if (missing.length)
+        throw new Error(
+          `Stage C has ${calls} ResBlock calls (0..${calls - 1}): no ControlNet block ${missing}`,
+        )
+    },
+  }
+}
+
+/** Width of each ResBlock call in forward order (down path with repeats, then up path): ControlNet outputs must match. */
+export function resBlockWidths(cfg: StageCConfig): number[] {
+  const n = cfg.cHidden.length
+  const calls = (level: number, blocks: number, repeats: number) => {
+    const perBlock = [...(cfg.levelConfig[level] as string)].filter((t) => t === 'C').length
+    return new Array<number>(perBlock * blocks * repeats).fill(cfg.cHidden[level] as number)
+  }
+  return [
+    ...cfg.cHidden.flatMap((_, i) => calls(i, cfg.blocks[0][i] as number, cfg.blockRepeat[0][i] as number)),
+    ...cfg.cHidden.flatMap((_, u) =>
+      calls(n - 1 - u, cfg.blocks[1][u] as number, cfg.blockRepeat[1][u] as number),
+    ),
+  ]
+}
+
 export function buildStageC(sd: StateDict, cfg: StageCConfig, opts: StageOptions = {}): Graph {
   const g = new Graph('stage_c', opts)
   const c0 = cfg.cHidden[0] as number
@@ -139,7 +182,8 @@ export function buildStageC(sd: StateDict, cfg: StageCConfig, opts: StageOptions
   const r = g.input('r', ['batch'], 'float32')
   const text = g.input('clip_text', ['batch', 'seq', cfg.cClipText])
   const pooled = g.input('clip_text_pooled', ['batch', 1, cfg.cClipTextPooled])
-  const img = g.input('clip_img', ['batch', 1, cfg.cClipImg])
+  // (B, N, c_clip_img): each image embedding makes c_clip_seq tokens (text-to-image passes one of zeros).
+  const img = g.input('clip_img', ['batch', 'images', cfg.cClipImg])
   const conds = cfg.tConds.map((n) => (opts.extraInputs ? g.input(n, ['batch'], 'float32') : undefined))
 
   const t = timeEmbedding(g, r, cfg.cR, conds)
@@ -155,7 +199,9 @@ export function buildStageC(sd: StateDict, cfg: StageCConfig, opts: StageOptions
       sd.take(`${key}.bias`, [cOut]),
       key,
     )
-  const hooks = {
+  const cnet = opts.controlnetBlocks ? controlNetInputs(g, opts.controlnetBlocks) : undefined
+  const hooks: LevelHooks = {
+    ...(cnet ? { resBlockInput: cnet.resBlockInput } : {}),
     downscaler: (v: Value, i: number) =>
       levelConv(
         v,
@@ -168,6 +214,7 @@ export function buildStageC(sd: StateDict, cfg: StageCConfig, opts: StageOptions
   }
   const levels = downEncode(g, h, t, cond, sd, cfg, hooks)
   h = upDecode(g, levels, t, cond, sd, cfg, hooks)
+  cnet?.assertAllUsed()
   g.output(patchClassifier(g, h, sd, c0, cfg.cOut, cfg.patchSize), 'eps', [
     'batch',
     cfg.cOut,

@@ -63,9 +63,16 @@ export interface NodeOptions {
 export interface SerializeOptions {
   /** Write initializers of at least `minBytes` into this file (ONNX external data), named relative to the model. */
   externalDataPath?: string
+  /**
+   * Point at `externalDataPath` as another graph wrote it instead of writing it: that graph's externalLayout()
+   * must equal this one's (same tensors in the same order), so a variant graph shares its base graph's weights.
+   */
+  reuseExternalData?: boolean
   minBytes?: number
   onTensor?: (name: string) => void
 }
+
+const DEFAULT_MIN_EXTERNAL_BYTES = 1024
 
 const bytesOf = (a: ArrayBufferView) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength)
 
@@ -234,34 +241,37 @@ export class Graph {
     return this.nodes.map((n) => n.opType as string)
   }
 
+  /** The initializers that serialize() moves to external data, in file order: names, types and shapes. */
+  externalLayout(minBytes = DEFAULT_MIN_EXTERNAL_BYTES): string {
+    return this.inits
+      .filter((i) => i.byteLength >= minBytes)
+      .map((i) => `${i.name}:${i.type}[${i.dims}]`)
+      .join('\n')
+  }
+
   /** Serializes the model; large initializers go to `externalDataPath` (required above 2 GB). */
   serialize(opts: SerializeOptions = {}): Uint8Array {
-    const minBytes = opts.minBytes ?? 1024
+    const minBytes = opts.minBytes ?? DEFAULT_MIN_EXTERNAL_BYTES
     let fd: number | undefined
     let offset = 0
     const location = opts.externalDataPath ? basename(opts.externalDataPath) : ''
-    if (opts.externalDataPath) fd = openSync(opts.externalDataPath, 'w')
+    const writing = opts.externalDataPath !== undefined && !opts.reuseExternalData
+    if (writing) fd = openSync(opts.externalDataPath as string, 'w')
     try {
       const initializer = this.inits.map((init) => {
         const dataType = ELEM[init.type]
-        const external = fd !== undefined && init.byteLength >= minBytes
+        const external = opts.externalDataPath !== undefined && init.byteLength >= minBytes
+        opts.onTensor?.(init.name)
+        if (external && !writing) {
+          offset += init.byteLength
+          return externalTensor(init, location, offset - init.byteLength)
+        }
         const bytes = init.bytes()
         if (bytes.byteLength !== init.byteLength)
           throw new Error(`initializer ${init.name}: ${bytes.byteLength} bytes, expected ${init.byteLength}`)
-        opts.onTensor?.(init.name)
         if (!external)
           return onnx.TensorProto.create({ name: init.name, dims: init.dims, dataType, rawData: bytes })
-        const t = onnx.TensorProto.create({
-          name: init.name,
-          dims: init.dims,
-          dataType,
-          dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
-          externalData: [
-            { key: 'location', value: location },
-            { key: 'offset', value: String(offset) },
-            { key: 'length', value: String(bytes.byteLength) },
-          ],
-        })
+        const t = externalTensor(init, location, offset)
         writeSync(fd as number, bytes)
         offset += bytes.byteLength
         return t
@@ -282,6 +292,20 @@ export class Graph {
       if (fd !== undefined) closeSync(fd)
     }
   }
+}
+
+function externalTensor(init: Initializer, location: string, offset: number) {
+  return onnx.TensorProto.create({
+    name: init.name,
+    dims: init.dims,
+    dataType: ELEM[init.type],
+    dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+    externalData: [
+      { key: 'location', value: location },
+      { key: 'offset', value: String(offset) },
+      { key: 'length', value: String(init.byteLength) },
+    ],
+  })
 }
 
 function valueInfo(name: string, type: ElemType, dims: Dims | null): IValueInfoProto {
