@@ -20,6 +20,8 @@ if [ -z "${VK_DRIVER_FILES:-}" ] && [ -f /usr/local/nvidia/share/vulkan/icd.d/nv
   export __EGL_VENDOR_LIBRARY_FILENAMES=/usr/local/nvidia/share/glvnd/egl_vendor.d/10_nvidia.json
 fi
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv || true
+ls /usr/share/vulkan/icd.d /etc/vulkan/icd.d /usr/local/nvidia/share/vulkan/icd.d 2>/dev/null || true
+ldconfig -p | grep -E 'libvulkan|libGLX_nvidia' || true
 out=${GPU_BENCH_OUT:-${OUT:-$root/bench}/results-gpu.md}
 cd "$work"
 GPU_BENCH_OUT=$out GPU_BENCH_DIR=${GPU_BENCH_DIR:-$work/models} ./node bench.mjs
