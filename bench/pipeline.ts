@@ -3,6 +3,7 @@
 //   noise     the same generation with its noise drawn on the pipeline thread / on the noise thread (the default)
 //   CFG       Stage C with guidance as one batch-2 run per step vs two batch-1 runs (2 × the no-guidance time)
 //   spinning  the same generation with onnxruntime's threads spinning on after each run (its default) / stopped
+//   loop      the same generation with the sampling loops as step graphs (the GPU providers' default) / on the host
 //   memory    peak RSS of a fresh process that loads the model and generates / bytes of its graphs (≤ 1.25), and
 //             what loading alone keeps resident, on the mid-size model (and on Stable Cascade lite at its released
 //             sizes with BENCH_LITE=1), and what generating adds with onnxruntime's memory pattern on / off (off served)
@@ -129,6 +130,23 @@ async function speed(m: BenchModel): Promise<void> {
     measure: `wall, onnxruntime threads spinning after each run / stopped: ${m.label}`,
     ratio: spin / stop,
     detail: `${ms(spin)} vs ${ms(stop)} (8 + 4 steps at ${m.size}², median of ${RUNS}; stopped is what the backend runs)`,
+  })
+
+  // The on-device loop on the CPU provider: each step is two session runs (model, step graph) instead of one run
+  // and the host's float32 loop; on a GPU it keeps the latents on the device, here it only shows what it costs.
+  const device = await loadModel(m.dir, { loop: 'device' })
+  await generate(device, request(m.size, 4))
+  const loops = await sideBySide({
+    host: () => generate(model, request(m.size, 4)),
+    device: () => generate(device, request(m.size, 4)),
+  })
+  console.log(
+    `${m.label}: loop as step graphs ${ms(loops.device.wall)} vs on the host ${ms(loops.host.wall)} -> ${(loops.device.wall / loops.host.wall).toFixed(2)}x`,
+  )
+  ratios.push({
+    measure: `wall, sampling loop as step graphs / on the host (CPU provider): ${m.label}`,
+    ratio: loops.device.wall / loops.host.wall,
+    detail: `${ms(loops.device.wall)} vs ${ms(loops.host.wall)} (8 + 4 steps at ${m.size}², median of ${RUNS}; the CPU runs the host loop)`,
   })
 
   if (m.label.startsWith('tiny')) {
