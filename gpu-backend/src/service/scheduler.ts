@@ -31,6 +31,18 @@ export type JobEvent =
   | { event: 'queued'; data: { position: number } }
   | { event: 'progress'; data: BackendProgress }
 
+/** What a model can take now (GET /readyz): the edge's queue consumer sends work where most slots are free. */
+export interface Capacity {
+  /** Jobs it would admit now (a full queue answers 503). */
+  free_slots: number
+  /** Jobs waiting, the running batch not counted. */
+  queue_depth: number
+  /** Jobs in the batch now running. */
+  running: number
+  /** Seconds until a new job would likely be admitted (the Retry-After of a full queue). */
+  retry_after_s: number
+}
+
 export interface Ticket {
   /** Settles once; never rejects. */
   readonly outcome: Promise<JobOutcome>
@@ -80,7 +92,9 @@ export class ModelScheduler {
   constructor(
     readonly model: PipelineRunner,
     private readonly opts: SchedulerOptions,
-  ) {}
+  ) {
+    this.#gauge()
+  }
 
   get waiting(): number {
     return this.#waiting.length
@@ -92,10 +106,24 @@ export class ModelScheduler {
     return Math.min(300, Math.max(1, Math.ceil(this.#runSeconds * runsAhead)))
   }
 
+  capacity(): Capacity {
+    return {
+      free_slots: this.#idle()
+        ? Math.max(1, this.opts.depth)
+        : Math.max(0, this.opts.depth - this.#waiting.length),
+      queue_depth: this.#waiting.length,
+      running: this.#running?.entries.length ?? 0,
+      retry_after_s: this.retryAfterSeconds(),
+    }
+  }
+
+  #idle(): boolean {
+    return !this.#running && !this.#waiting.length
+  }
+
   /** Queues a job; undefined when the queue is full. */
   submit(job: BackendJob, onEvent: (e: JobEvent) => void): Ticket | undefined {
-    const idle = !this.#running && !this.#waiting.length
-    if (!idle && this.#waiting.length >= this.opts.depth) return undefined
+    if (!this.#idle() && this.#waiting.length >= this.opts.depth) return undefined
     let resolve!: (o: JobOutcome) => void
     const outcome = new Promise<JobOutcome>((r) => {
       resolve = r
@@ -168,6 +196,7 @@ export class ModelScheduler {
     const labels = { model: this.model.id }
     this.opts.metrics.queueDepth.set(labels, this.#waiting.length)
     this.opts.metrics.running.set(labels, this.#running?.entries.length ?? 0)
+    this.opts.metrics.freeSlots.set(labels, this.capacity().free_slots)
   }
 
   #pump(): void {
