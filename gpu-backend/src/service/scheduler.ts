@@ -4,6 +4,7 @@
 // batch stops between steps when every job in it was canceled. An idle model waits a short window for batch-mates
 // before it starts; a job still unfinished at its deadline fails with backend_timeout the same way a cancel does.
 import {
+  type BackendCapacity,
   type BackendJob,
   type BackendProgress,
   CONTENT_TYPES,
@@ -30,18 +31,6 @@ export type JobOutcome = { ok: true; result: JobResult } | { ok: false; code: Er
 export type JobEvent =
   | { event: 'queued'; data: { position: number } }
   | { event: 'progress'; data: BackendProgress }
-
-/** What a model can take now (GET /readyz): the edge's queue consumer sends work where most slots are free. */
-export interface Capacity {
-  /** Jobs it would admit now (a full queue answers 503). */
-  free_slots: number
-  /** Jobs waiting, the running batch not counted. */
-  queue_depth: number
-  /** Jobs in the batch now running. */
-  running: number
-  /** Seconds until a new job would likely be admitted (the Retry-After of a full queue). */
-  retry_after_s: number
-}
 
 export interface Ticket {
   /** Settles once; never rejects. */
@@ -106,7 +95,8 @@ export class ModelScheduler {
     return Math.min(300, Math.max(1, Math.ceil(this.#runSeconds * runsAhead)))
   }
 
-  capacity(): Capacity {
+  /** What this model can take now (GET /readyz): the edge's queue consumer sends work where most slots are free. */
+  capacity(): BackendCapacity {
     return {
       free_slots: this.#idle()
         ? Math.max(1, this.opts.depth)
