@@ -50,7 +50,7 @@ async function deliver(bodies: unknown[], queue = 'cascade-jobs', attempts = 1) 
   )
   const retries = batch.messages.map((m) => vi.spyOn(m, 'retry'))
   const ctx = createExecutionContext()
-  await worker.queue(batch, env, ctx)
+  await worker.queue(batch, env)
   return {
     ids: batch.messages.map((m) => m.id),
     result: await getQueueResult(batch, ctx),
@@ -60,7 +60,11 @@ async function deliver(bodies: unknown[], queue = 'cascade-jobs', attempts = 1) 
 
 /** The free tier's daily images left for `ip`, as the next generation's RateLimit header says (it charges 1). */
 async function dailyLeftAfterOneMore(ip: string): Promise<number> {
-  const res = await post('/v1/images/generations', { prompt: `quota probe ${ip}` }, { 'CF-Connecting-IP': ip })
+  const res = await post(
+    '/v1/images/generations',
+    { prompt: `quota probe ${ip}` },
+    { 'CF-Connecting-IP': ip },
+  )
   expect(res.status).toBe(200)
   return Number(/"daily";r=(\d+)/.exec(res.headers.get('RateLimit') ?? '')?.[1])
 }
@@ -217,6 +221,10 @@ describe('GET /metrics (pool depth for autoscaling)', () => {
 
   it('does not exist without the token, or with another', async () => {
     await expectProblem(await get('/metrics'), 404, 'not_found')
-    await expectProblem(await get('/metrics', { Authorization: 'Bearer sk-not-the-token' }), 401, 'unauthorized')
+    await expectProblem(
+      await get('/metrics', { Authorization: 'Bearer sk-not-the-token' }),
+      401,
+      'unauthorized',
+    )
   })
 })

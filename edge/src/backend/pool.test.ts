@@ -1,6 +1,6 @@
 // The queue consumer's choice of backends from a pool view (no network: the views are built here).
 import { describe, expect, it } from 'vitest'
-import { type BackendView, type JobNeeds, Pool } from './pool.ts'
+import { type BackendView, type Claim, type JobNeeds, Pool } from './pool.ts'
 
 const ready = (url: string, free: number, retryAfter = 3, version = 'v1'): BackendView => ({
   url,
@@ -24,6 +24,8 @@ const job = (over: Partial<JobNeeds> = {}): JobNeeds => ({
   ...over,
 })
 
+const urls = (c: Claim) => ('urls' in c ? c.urls : [])
+
 describe('Pool.claim', () => {
   it('puts the backend with the most free slots first, then unknown ones, then full ones; skips loading ones', () => {
     const pool = new Pool([
@@ -33,31 +35,32 @@ describe('Pool.claim', () => {
       other('d', 'unknown'),
       ready('e', 0),
     ])
-    expect(pool.claim(job())).toEqual({ urls: ['c', 'a', 'd', 'e'] })
+    expect(urls(pool.claim(job()))).toEqual(['c', 'a', 'd', 'e'])
   })
 
-  it('takes the slots it claims, so one batch spreads over the pool', () => {
+  it('takes the slots it claims until released, so one batch spreads over the pool', () => {
     const pool = new Pool([ready('a', 2), ready('b', 2)])
-    const firsts = Array.from({ length: 4 }, () => {
-      const c = pool.claim(job())
-      return 'urls' in c ? c.urls[0] : 'busy'
-    })
-    expect(firsts.sort()).toEqual(['a', 'a', 'b', 'b'])
+    const claims = Array.from({ length: 4 }, () => pool.claim(job()))
+    expect(claims.map((c) => urls(c)[0]).sort()).toEqual(['a', 'a', 'b', 'b'])
+    expect(pool.claim(job())).toEqual({ busyForS: 3 })
+    const first = claims[0] as Claim & { release: () => void }
+    first.release()
+    first.release() // once only
+    expect(urls(pool.claim(job()))[0]).toBe(urls(first)[0])
     expect(pool.claim(job())).toEqual({ busyForS: 3 })
   })
 
   it('a job of n images takes n slots', () => {
     const pool = new Pool([ready('a', 4), ready('b', 3)])
-    expect(pool.claim(job({ images: 4 }))).toEqual({ urls: ['a', 'b'] })
-    expect(pool.claim(job())).toEqual({ urls: ['b', 'a'] })
+    expect(urls(pool.claim(job({ images: 4 })))).toEqual(['a', 'b'])
+    expect(urls(pool.claim(job()))).toEqual(['b', 'a'])
   })
 
   it('breaks ties by the key, like direct dispatch', () => {
-    const urls = ['a', 'b', 'c']
-    for (let i = 0; i < urls.length; i++) {
-      const pool = new Pool(urls.map((u) => ready(u, 2)))
-      const c = pool.claim(job({ key: keyFor(i, urls.length) }))
-      expect('urls' in c && c.urls[0]).toBe(urls[i])
+    const names = ['a', 'b', 'c']
+    for (let i = 0; i < names.length; i++) {
+      const pool = new Pool(names.map((u) => ready(u, 2)))
+      expect(urls(pool.claim(job({ key: keyFor(i, names.length) })))[0]).toBe(names[i])
     }
   })
 
@@ -68,12 +71,12 @@ describe('Pool.claim', () => {
   })
 
   it('an unknown backend (no answer, or no capacity in /readyz) is still tried: a stale view must not strand jobs', () => {
-    expect(new Pool([ready('a', 0), other('b', 'unknown')]).claim(job())).toEqual({ urls: ['b', 'a'] })
+    expect(urls(new Pool([ready('a', 0), other('b', 'unknown')]).claim(job()))).toEqual(['b', 'a'])
   })
 
   it('a backend without the model or weights version of the job does not count', () => {
     const pool = new Pool([ready('a', 5, 3, 'v0'), ready('b', 1)])
-    expect(pool.claim(job())).toEqual({ urls: ['b'] })
+    expect(urls(pool.claim(job()))).toEqual(['b'])
     expect(pool.claim(job())).toEqual({ busyForS: 3 })
     expect(new Pool([ready('a', 5, 3, 'v0')]).claim(job())).toEqual({ busyForS: 0 })
   })

@@ -3,9 +3,9 @@
 // 503; one that does not answer (or answers without capacity) is unknown. A job goes first to the backend with the
 // most free slots for its model and weights (ties: the key's rotation, as in direct dispatch), then to unknown
 // ones, then to full ones (a stale view must not strand a job); a loading backend or one without the model is
-// skipped. When no backend has a free slot and none is unknown, the pool is busy: the consumer retries the message
-// later instead of collecting a 503 from every backend. Each claim takes its slots from the view, so one batch
-// spreads over the pool.
+// skipped. When no backend has a free slot and none is unknown, the pool is busy: the consumer holds the message
+// until one of its own jobs frees a slot, or retries it later, instead of collecting a 503 from every backend. Each
+// claim takes its slots from the view until it is released, so one batch spreads over the pool.
 import { type BackendCapacity, BackendReadiness } from '../../../shared/src/index.ts'
 import { keyOrder } from './client.ts'
 
@@ -31,8 +31,11 @@ export interface JobNeeds {
   key: string
 }
 
-/** The backends to try, in order; or, when every backend is full or loading, the seconds until one may free. */
-export type Claim = { urls: string[] } | { busyForS: number }
+/**
+ * The backends to try, in order, and how to give the claimed slots back once the job is settled; or, when every
+ * backend is full or loading, the seconds until one may free.
+ */
+export type Claim = { urls: string[]; release: () => void } | { busyForS: number }
 
 export interface PoolTotals {
   backends: number
@@ -84,15 +87,23 @@ export class Pool {
     const unknown = rotated.filter((b) => b.state === 'unknown')
     const full = rotated.filter((b) => slots(b)?.free_slots === 0)
     const first = free[0] && slots(free[0])
-    if (first) {
-      const taken = Math.min(first.free_slots, job.images)
-      first.free_slots -= taken
-      first.queue_depth += taken
-    } else if (!unknown.length) {
+    if (!first && !unknown.length) {
       const waits = full.map((b) => slots(b)?.retry_after_s ?? 0)
       return { busyForS: waits.length ? Math.min(...waits) : 0 }
     }
-    return { urls: [...free, ...unknown, ...full].map((b) => b.url) }
+    const taken = first ? Math.min(first.free_slots, job.images) : 0
+    if (first) {
+      first.free_slots -= taken
+      first.queue_depth += taken
+    }
+    let released = false
+    const release = () => {
+      if (!first || released) return
+      released = true
+      first.free_slots += taken
+      first.queue_depth -= taken
+    }
+    return { urls: [...free, ...unknown, ...full].map((b) => b.url), release }
   }
 
   totals(): PoolTotals {
