@@ -5,7 +5,8 @@
 // up to `depth` more wait (FIFO); past that it answers 503 + Retry-After, as the real backend's full queue does. A
 // client that hangs up frees its slot (the edge's cancel).
 //
-// Accounting for the tests: GET /_stats -> {completed: {key: count}, refused, cut, peakRunning, peakWaiting}; with
+// Accounting for the tests: GET /_stats -> {completed: {key: count}, refused, cut, peakRunning, peakWaiting,
+// busyMs (slot-milliseconds spent serving, so far: the work done, however the window cuts the jobs)}; with
 // `log`, each completed result is also appended to that file as `<key>\n` once the last byte has been handed to the
 // kernel, so a SIGKILLed process leaves its count behind.
 //
@@ -42,6 +43,7 @@ export interface PoolStats {
   cut: number
   peakRunning: number
   peakWaiting: number
+  busyMs: number
 }
 
 export interface PoolStandIn {
@@ -65,8 +67,18 @@ async function body(req: IncomingMessage): Promise<Buffer> {
 
 export async function startPoolStandIn(o: PoolStandInOptions): Promise<PoolStandIn> {
   const version = o.version ?? 'dev'
-  const stats: PoolStats = { completed: {}, refused: 0, cut: 0, peakRunning: 0, peakWaiting: 0 }
+  const stats: PoolStats = { completed: {}, refused: 0, cut: 0, peakRunning: 0, peakWaiting: 0, busyMs: 0 }
   let running = 0
+  // The busy-slot integral up to `since`; `running` slots have been busy after it.
+  let busyMs = 0
+  let since = performance.now()
+  const setRunning = (n: number) => {
+    const now = performance.now()
+    busyMs += running * (now - since)
+    since = now
+    running = n
+    stats.peakRunning = Math.max(stats.peakRunning, running)
+  }
   const waiting: (() => void)[] = []
 
   const capacity = (): BackendCapacity => ({
@@ -79,24 +91,23 @@ export async function startPoolStandIn(o: PoolStandInOptions): Promise<PoolStand
   /** A slot, once one is free; undefined when the queue is full too. */
   function admit(): Promise<void> | undefined {
     if (running < o.capacity) {
-      running++
-      stats.peakRunning = Math.max(stats.peakRunning, running)
+      setRunning(running + 1)
       return Promise.resolve()
     }
     if (waiting.length >= o.depth) return undefined
     return new Promise((resolve) => {
       waiting.push(() => {
-        running++
-        stats.peakRunning = Math.max(stats.peakRunning, running)
+        setRunning(running + 1)
         resolve()
       })
       stats.peakWaiting = Math.max(stats.peakWaiting, waiting.length)
     })
   }
   function release(): void {
-    running--
+    setRunning(running - 1)
     waiting.shift()?.()
   }
+  const snapshot = (): PoolStats => ({ ...stats, busyMs: busyMs + running * (performance.now() - since) })
 
   async function generate(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const raw = await body(req)
@@ -169,7 +180,7 @@ export async function startPoolStandIn(o: PoolStandInOptions): Promise<PoolStand
     if (path === '/healthz') return void json({ status: 'ok' })
     if (path === '/readyz')
       return void json({ status: 'ready', models: [{ id: 'wuerstchen-v2', version, capacity: capacity() }] })
-    if (path === '/_stats') return void json(stats)
+    if (path === '/_stats') return void json(snapshot())
     if (req.method === 'POST' && path === '/v1/generate') return generate(req, res)
     res.writeHead(404).end()
   }
@@ -187,7 +198,7 @@ export async function startPoolStandIn(o: PoolStandInOptions): Promise<PoolStand
   })
   return {
     url: `http://127.0.0.1:${o.port}`,
-    stats: () => stats,
+    stats: snapshot,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve())
