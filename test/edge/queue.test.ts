@@ -98,6 +98,24 @@ describe('jobs queue', () => {
     expect((await backendCalls(body.prompt))?.count).toBe(3)
   })
 
+  it('position: the backlog ahead of the job when it was sent, brought down to the backlog as the queue drains', async () => {
+    const proto = Object.getPrototypeOf(env.JOB_QUEUE) as Queue
+    // Held back from delivery: the queue answers as a busy one would, and keeps the message.
+    vi.spyOn(proto, 'send').mockResolvedValue({ metadata: { metrics: { backlogCount: 7, backlogBytes: 0 } } })
+    const metrics = vi.spyOn(proto, 'metrics').mockResolvedValue({ backlogCount: 9, backlogBytes: 0 })
+    const { id } = await startJob({ prompt: 'position in the queue' })
+    expect((await status(id)).position).toBe(7)
+    const reader = ((await get(`/v1/jobs/${id}/events`)).body as ReadableStream<Uint8Array>)
+      .pipeThrough(new TextDecoderStream())
+      .getReader()
+    expect((await reader.read()).value).toBe('event: queued\ndata: {"position":7}\n\n')
+    await reader.cancel()
+    metrics.mockResolvedValue({ backlogCount: 3, backlogBytes: 0 })
+    expect(await status(id)).toMatchObject({ status: 'queued', position: 3 })
+    metrics.mockResolvedValue({ backlogCount: 5, backlogBytes: 0 })
+    expect((await status(id)).position).toBe(3)
+  })
+
   it('at-least-once: the same job delivered three times at once generates one image and charges the quota once', async () => {
     const ip = freshIp()
     const body = { prompt: 'delivered thrice [sleep:300]' }
