@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // `npm run bench`: every benchmark in bench/, one after the other (each prints its own side-by-side figures and
 // hands its ratios to bench/lib/report.ts), then bench/results.md: one table of every ratio with the machine.
+// `npm run bench <name>` runs the benchmarks whose file name contains <name> and replaces only their rows in
+// bench/results.md, keeping every other row (and noting the partial run under the table's header).
 import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
@@ -19,14 +21,44 @@ for (const f of benches) {
   if (existsSync(`bench/out/${name}.json`))
     results.push(JSON.parse(readFileSync(`bench/out/${name}.json`, 'utf8')))
 }
-if (only) process.exit(0)
+const row = (bench, x) =>
+  `| ${bench} | ${x.measure} | ${x.ratio.toFixed(2)} | ${x.target ?? '—'} | ${x.detail} |`
+const today = new Date().toISOString().slice(0, 10)
+
+if (only) {
+  if (!results.length || !existsSync('bench/results.md')) process.exit(0)
+  const ran = new Set(results.map((r) => r.bench))
+  const lines = readFileSync('bench/results.md', 'utf8').trimEnd().split('\n')
+  const isRow = (l) => /^\| [\w-]+ \|/.test(l) && !l.startsWith('| benchmark |')
+  const rows = lines.filter(isRow).filter((l) => !ran.has(l.split(' | ')[0].slice(2)))
+  rows.push(...results.flatMap((r) => r.ratios.map((x) => row(r.bench, x))))
+  // Stable: each benchmark's rows stay in their own order, benchmarks in file-name order as a full run writes them.
+  rows.sort((a, b) => a.split(' | ')[0].localeCompare(b.split(' | ')[0]))
+  const header = lines.slice(
+    0,
+    lines.findIndex((l) => l.startsWith('| benchmark |')),
+  )
+  const notes = header.filter(
+    (l) => !(l.startsWith('Rows of ') && [...ran].some((b) => l.includes(`\`${b}\``))),
+  )
+  const note = `Rows of ${[...ran].map((b) => `\`${b}\``).join(', ')}: \`npm run bench ${only}\` on ${today}, same machine.`
+  while (notes.at(-1) === '') notes.pop()
+  notes.push('', note, '')
+  const table = ['| benchmark | measure | ratio | target | detail |', '|---|---|---|---|---|', ...rows, '']
+  writeFileSync(
+    'bench/results.md',
+    [...notes.filter((l, i, a) => !(l === '' && a[i - 1] === '')), ...table].join('\n'),
+  )
+  console.log(`\nupdated the rows of ${[...ran].join(', ')} in bench/results.md`)
+  process.exit(0)
+}
 
 const ort = JSON.parse(readFileSync('node_modules/onnxruntime-node/package.json', 'utf8')).version
 const cpus = os.cpus()
 const lines = [
   '# Benchmark results',
   '',
-  `Written by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)}. Each ratio compares two measurements taken`,
+  `Written by \`npm run bench\` on ${today}. Each ratio compares two measurements taken`,
   'side by side in the same run on the same machine; absolute times are in the detail column.',
   '',
   `Machine: ${cpus[0]?.model ?? 'unknown CPU'} × ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB,`,
@@ -34,11 +66,7 @@ const lines = [
   '',
   '| benchmark | measure | ratio | target | detail |',
   '|---|---|---|---|---|',
-  ...results.flatMap((r) =>
-    r.ratios.map(
-      (x) => `| ${r.bench} | ${x.measure} | ${x.ratio.toFixed(2)} | ${x.target ?? '—'} | ${x.detail} |`,
-    ),
-  ),
+  ...results.flatMap((r) => r.ratios.map((x) => row(r.bench, x))),
   '',
 ]
 writeFileSync('bench/results.md', lines.join('\n'))

@@ -9,7 +9,9 @@
 //      the backend's models and weights versions (GET /readyz), which of them are random-weight demos, and the
 //      LoRA files merged into each (from the manifests)
 // Logs of both children are prefixed ([backend], [edge]). Ctrl-C / SIGTERM stops both (each runs in its own
-// process group, so their own children go too) and waits for them before exiting.
+// process group, so their own children go too) and waits for them before exiting. The jobs queue and its
+// dead-letter queue (wrangler.toml) are simulated by `wrangler dev`; GET /metrics on the edge (the pool's capacity
+// and queue depth) answers the METRICS_TOKEN made for this run, which the banner prints.
 // Other settings: STATE_DIR (wrangler's local state, default .wrangler/state), EDGE_LOG_LEVEL (default info),
 // EDGE_INSPECTOR_PORT (wrangler's devtools port; default: wrangler picks one).
 import { spawn } from 'node:child_process'
@@ -230,9 +232,10 @@ const manifests = modelDirs.map(readManifest)
 // ---- 2. the backend, and the API key meanwhile -----------------------------------------------------------------
 
 const secret = randomBytes(32).toString('hex')
+const metricsToken = randomBytes(16).toString('hex')
 secretsDir = mkdtempSync(join(tmpdir(), 'cascade-start-'))
 const edgeEnvFile = join(secretsDir, 'edge.env')
-writeFileSync(edgeEnvFile, `BACKEND_SECRET=${secret}\n`, { mode: 0o600 })
+writeFileSync(edgeEnvFile, `BACKEND_SECRET=${secret}\nMETRICS_TOKEN=${metricsToken}\n`, { mode: 0o600 })
 
 const backend = start(
   'backend',
@@ -327,6 +330,8 @@ const lines = [
   `  OpenAI base URL  ${url}/v1`,
   `  API key          ${apiKey}   (optional; without one you get the free tier)`,
   `  backend metrics  http://127.0.0.1:${BACKEND_PORT}/metrics`,
+  `  jobs queue       cascade-jobs, simulated locally (dead letters: cascade-jobs-dlq)`,
+  `  pool metrics     curl -H 'Authorization: Bearer ${metricsToken}' ${url}/metrics`,
   `  models           ${readyz.models.map((m) => `${m.id}${demoModels.includes(m.id) ? ' (demo: random weights)' : ''}`).join(', ')}`,
   'Ctrl-C stops everything.',
   '',

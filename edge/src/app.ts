@@ -12,6 +12,7 @@ import { registerImageRoutes } from './routes/images.ts'
 import { registerJobRoutes } from './routes/jobs.ts'
 import { registerMetaRoutes } from './routes/meta.ts'
 import { registerModelRoutes } from './routes/models.ts'
+import { registerPoolMetrics } from './routes/pool-metrics.ts'
 
 const MAX_BODY = 64 * 1024
 const SELF_CHARGING = new Set(['POST /v1/images/generations', 'POST /v1/jobs'])
@@ -22,6 +23,9 @@ export function createApp(): OpenAPIHono<AppEnv> {
   // Only for the benchmark: the floor a route costs in this runtime, with no middleware at all. Disabled, it falls
   // through to the middleware and the not-found answer every unknown route gets.
   app.on(['GET', 'POST'], '/bench/bare', (c, next) => (c.env.BENCH_ROUTES === '1' ? c.text('ok') : next()))
+
+  // Operator-only (its own token), ahead of the API's auth and limits; without the token it falls through too.
+  registerPoolMetrics(app)
 
   app.use('*', requestId(), serverTiming(), auth())
   app.use('*', rateLimit({ selfCharging: (c) => SELF_CHARGING.has(`${c.req.method} ${c.req.path}`) }))

@@ -60,3 +60,20 @@ export function rateLimiter(env: Bindings, tier: Tier, kind: 'generate' | 'read'
       ? env.RL_FREE_GENERATE
       : env.RL_FREE_READ
 }
+
+const seconds = (raw: string | undefined, fallback: number): number => {
+  const v = Number(raw)
+  return raw !== undefined && raw !== '' && Number.isFinite(v) && v >= 0 ? v : fallback
+}
+
+export interface RetryPolicy {
+  baseS: number
+  maxS: number
+}
+
+export const retryPolicy = (env: Bindings): RetryPolicy => ({
+  baseS: seconds(env.QUEUE_RETRY_BASE_S, 2),
+  maxS: seconds(env.QUEUE_RETRY_MAX_S, 60),
+})
+
+export const syncWaitMs = (env: Bindings): number => seconds(env.SYNC_WAIT_MS, 120_000)

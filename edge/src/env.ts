@@ -3,6 +3,7 @@ import type { GenerationCoordinator } from './durable-objects/generation-coordin
 import type { JobRecord } from './durable-objects/job-record.ts'
 import type { QuotaCounter } from './durable-objects/quota-counter.ts'
 import type { ServerTiming } from './middleware/server-timing.ts'
+import type { JobMessage } from './queue/message.ts'
 
 export interface Bindings {
   IMAGES: R2Bucket
@@ -15,6 +16,20 @@ export interface Bindings {
   RL_FREE_READ: RateLimit
   RL_PRO_GENERATE: RateLimit
   RL_PRO_READ: RateLimit
+  /**
+   * Producer binding of the jobs queue (wrangler.toml [[queues.producers]]). Accepted jobs wait there until the
+   * Worker's own queue() consumer finds them a backend. Absent: jobs are dispatched at once, and a busy pool fails them.
+   */
+  JOB_QUEUE?: Queue<JobMessage>
+  /** The jobs queue's dead-letter queue: the consumer marks the jobs in its batches failed. */
+  JOBS_DLQ?: string
+  /** Backoff of a job the pool could not take: base × 2^(attempt − 1) seconds, at most the max. */
+  QUEUE_RETRY_BASE_S?: string
+  QUEUE_RETRY_MAX_S?: string
+  /** How long a sync request whose pool was busy waits for its queued job before it answers 504. */
+  SYNC_WAIT_MS?: string
+  /** Bearer token of GET /metrics (the pool's queue depth for autoscaling); unset: the route does not exist. */
+  METRICS_TOKEN?: string
   BACKEND_URLS: string
   BACKEND_SECRET: string
   BACKEND_TIMEOUT_MS: string

@@ -1,5 +1,8 @@
 // What generate and jobs share: request resolution (400 naming each bad field), the cache lookup, the limit
-// charges, and the coordinated generation of the missing images.
+// charges, the coordinated generation of the missing images, and starting a job. A sync request dispatches
+// directly; when every backend is busy or unreachable it hands its images to the jobs queue and waits for that job
+// (SYNC_WAIT_MS), so a saturated pool makes a client wait, not fail: 503 + Retry-After comes only from a queue that
+// refuses the work (or gave up on it).
 import type { Context } from 'hono'
 import {
   type BackendJob,
@@ -9,10 +12,13 @@ import {
   resolveRequest,
   toBackendJob,
   toBase64,
+  toHex,
 } from '../../shared/src/index.ts'
-import { modelVersions } from './config.ts'
+import { modelVersions, syncWaitMs } from './config.ts'
+import { type JobState, jobRecord } from './durable-objects/job-record.ts'
 import type { AppEnv } from './env.ts'
 import { ApiError } from './errors.ts'
+import { refundGeneration } from './middleware/rate-limit.ts'
 import { imageExists, imagePath, putCache, readImage } from './storage/images.ts'
 
 export interface Prepared {
@@ -58,7 +64,11 @@ export async function findMisses(c: Context<AppEnv>, p: Prepared): Promise<numbe
   return exists.flatMap((hit, i) => (hit ? [] : [i]))
 }
 
-/** Generates the missing images through their coordinators; throws the first failure as a problem. */
+/**
+ * Generates the missing images through their coordinators; throws the first failure as a problem. When every
+ * failure is a busy (or unreachable) pool and a jobs queue is bound, the failed images go through the queue and
+ * the answer waits for that job.
+ */
 export async function generateMissing(
   c: Context<AppEnv>,
   p: Prepared,
@@ -75,8 +85,18 @@ export async function generateMissing(
       }),
     ),
   )
+  const failures = results.flatMap(([i, r]) => (r.ok ? [] : [{ i, ...r }]))
+  const queued = c.env.JOB_QUEUE !== undefined && failures.length > 0 && failures.every((f) => f.busy)
+  if (queued)
+    await waitInQueue(
+      c,
+      p,
+      failures.map((f) => f.i),
+      Math.max(...failures.map((f) => f.retryAfter ?? 0)),
+    )
   const out = new Map<number, Uint8Array>()
   for (const [i, r] of results) {
+    if (!r.ok && queued) continue
     if (!r.ok)
       throw new ApiError(r.code, r.detail, {
         status: r.status,
@@ -88,6 +108,63 @@ export async function generateMissing(
     out.set(i, r.bytes)
   }
   return out
+}
+
+/** When the jobs queue refuses work, come back after about this long. */
+const QUEUE_REFUSED_RETRY_S = 10
+
+/**
+ * Records a job for `jobs` (of which `misses` are not stored yet) and starts it: queued, or at once without a
+ * queue. A refusal by the queue gives back the quota charged for the misses and answers 503 + Retry-After.
+ */
+export async function startJob(
+  c: Context<AppEnv>,
+  p: Prepared,
+  jobs: BackendJob[],
+  misses: number,
+): Promise<{ id: string; state: JobState }> {
+  const id = `job_${toHex(crypto.getRandomValues(new Uint8Array(16)))}`
+  const spec = {
+    id,
+    model: p.model,
+    created: Math.floor(Date.now() / 1000),
+    requestId: c.get('requestId'),
+    jobs,
+  }
+  const state = await jobRecord(c.env, id).start(spec, p.origin, misses)
+  if (state) return { id, state }
+  if (misses) await refundGeneration(c, misses)
+  throw new ApiError('backend_unavailable', 'the jobs queue did not take the job; try again later', {
+    headers: { 'Retry-After': String(QUEUE_REFUSED_RETRY_S) },
+  })
+}
+
+/** The busy images as one queued job, waited for: their bytes are then in storage. */
+async function waitInQueue(
+  c: Context<AppEnv>,
+  p: Prepared,
+  images: number[],
+  retryAfterS: number,
+): Promise<void> {
+  const { id } = await startJob(
+    c,
+    p,
+    images.map((i) => p.jobs[i] as BackendJob),
+    images.length,
+  )
+  const end = await c.get('timing').time('queue', jobRecord(c.env, id).settled(syncWaitMs(c.env)))
+  if (end?.status === 'succeeded') return
+  if (end?.status === 'failed' && end.error)
+    throw new ApiError(end.error.code, end.error.detail, {
+      status: end.error.status,
+      headers:
+        end.error.status === 503 ? { 'Retry-After': String(retryAfterS || QUEUE_REFUSED_RETRY_S) } : {},
+    })
+  if (end?.status === 'canceled') throw new ApiError('canceled', `job ${id} was canceled`)
+  throw new ApiError(
+    'backend_timeout',
+    `every backend was busy; the request still waits in the queue as job ${id} (GET /v1/jobs/${id})`,
+  )
 }
 
 /** The response `data`: URLs, or base64 bytes (from `bytes` when just generated, else from storage). */

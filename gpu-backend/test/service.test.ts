@@ -90,8 +90,16 @@ describe('health', () => {
     expect(ready.status).toBe(200)
     expect(await ready.json()).toEqual({
       status: 'ready',
-      models: [{ id: 'wuerstchen-v2', version, provider: 'cpu' }],
+      models: [
+        {
+          id: 'wuerstchen-v2',
+          version,
+          provider: 'cpu',
+          capacity: { free_slots: 2, queue_depth: 0, running: 0, retry_after_s: expect.any(Number) },
+        },
+      ],
     })
+    expect(await metricsText()).toContain('cascade_free_slots{model="wuerstchen-v2"} 2')
   })
 })
 

@@ -29,6 +29,16 @@ describe('npm start', () => {
     expect(pngSize(new Uint8Array(await img.arrayBuffer()))).toEqual({ width: 512, height: 512 })
   })
 
+  it('simulates the jobs queue, and the pool metrics it prints answer: the backend ready, with free slots', async () => {
+    expect(stack.startupLog).toMatch(/jobs queue\s+cascade-jobs/)
+    const token = /pool metrics\s+curl -H 'Authorization: Bearer (\w+)'/.exec(stack.startupLog)?.[1]
+    const res = await fetch(`${stack.url}/metrics`, { headers: { Authorization: `Bearer ${token}` } })
+    expect(res.status).toBe(200)
+    const text = await res.text()
+    expect(text).toMatch(/^cascade_pool_backends_ready 1$/m)
+    expect(Number(/^cascade_pool_free_slots (\d+)$/m.exec(text)?.[1])).toBeGreaterThan(0)
+  })
+
   it('prefixes each child’s log lines', () => {
     expect(stack.startupLog).toMatch(/^\[backend\] /m)
     expect(stack.startupLog).toMatch(/^\[edge\] /m)

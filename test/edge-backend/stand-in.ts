@@ -3,6 +3,9 @@
 // checked with verifyJobKey) and answers a real PNG of the job's size. Its behaviour is steered by markers in the (normalized)
 // prompt, so every edge test states its scenario in its own request:
 //   [503]          every backend answers 503 + Retry-After       [503@<port>]  only that port does
+//   [busy:<n>]     the prompt's first n calls (any port) answer 503 + Retry-After, later ones generate
+//   [sleep:<ms>]   answers after ms milliseconds                 [dieonce]     the prompt's first call is cut
+//                                                                              mid-stream (a backend dying mid-job)
 //   [garbage]      200 text/plain                                [truncated]   a PNG without its IEND chunk
 //   [wrongsize]    a complete 8×8 PNG whatever the job's size
 //   [slow]         answers after 5 s (past the test timeout)     [slowstream]  SSE progress every 100 ms, 100 steps
@@ -99,8 +102,11 @@ async function handle(port: number, req: IncomingMessage, res: ServerResponse): 
   }
   if (!(await verifyJobKey(job))) return void res.writeHead(400).end('key mismatch')
   const p = job.prompt
-  if (p.includes('[503]') || p.includes(`[503@${port}]`))
+  const busyFor = Number(/\[busy:(\d+)\]/.exec(p)?.[1] ?? 0)
+  if (p.includes('[503]') || p.includes(`[503@${port}]`) || r.count <= busyFor)
     return void res.writeHead(503, { 'Retry-After': '7' }).end('queue full')
+  const sleepMs = Number(/\[sleep:(\d+)\]/.exec(p)?.[1] ?? 0)
+  if (sleepMs) await sleep(sleepMs)
   if (p.includes('[reject]')) return void res.writeHead(422, { 'Content-Type': 'text/plain' }).end(LEAKY_TEXT)
   if (p.includes('[garbage]')) return void res.writeHead(200, { 'Content-Type': 'text/plain' }).end('lol')
   if (p.includes('[slow]')) await sleep(5000)
@@ -116,6 +122,10 @@ async function handle(port: number, req: IncomingMessage, res: ServerResponse): 
       }
     })
     res.write(formatSse('queued', { position: 0 }))
+    if (p.includes('[dieonce]') && r.count === 1) {
+      res.write(formatSse('progress', { stage: 'c', step: 1, steps: 3 }))
+      return void res.socket?.destroy()
+    }
     const steps = p.includes('[slowstream]') ? 100 : 3
     for (const stage of ['c', 'b'] as const) {
       for (let step = 1; step <= steps; step++) {

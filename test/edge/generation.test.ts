@@ -1,5 +1,6 @@
 import { env } from 'cloudflare:test'
 import { describe, expect, it } from 'vitest'
+import { JOB_QUEUE_RETRIES } from '../edge-backend/queue-settings.ts'
 import {
   backendCalls,
   expectCommonHeaders,
@@ -92,13 +93,29 @@ describe('POST /v1/images/generations', () => {
     expect(res2.status).toBe(200)
   })
 
-  it('answers 503 backend_unavailable with Retry-After when every backend is busy, and caches nothing', async () => {
+  it('every backend busy: the request waits in the jobs queue and succeeds once a backend frees up', async () => {
+    // Both backends refuse the direct dispatch; the queue consumer's first delivery finds one free.
+    const body = { prompt: 'busy then free [busy:2]' }
+    const res = await generate(body)
+    expect(res.status).toBe(200)
+    expect(res.headers.get('X-Cache')).toBe('MISS')
+    expect(res.headers.get('Server-Timing')).toMatch(/queue;dur=/)
+    const [key] = await keysOf(body)
+    expect(((await res.json()) as { data: { url: string }[] }).data[0]?.url).toBe(
+      `https://edge.test/v1/images/${key}.png`,
+    )
+    expect((await backendCalls(body.prompt))?.count).toBe(3)
+    expect(await env.IMAGES.head(`${key}.png`)).not.toBeNull()
+  })
+
+  it('every backend busy through all the retries of the queue: 503 backend_unavailable with Retry-After, nothing cached', async () => {
     const body = { prompt: 'all busy [503]' }
     const res = await generate(body)
     await expectProblem(res, 503, 'backend_unavailable')
     expect(res.headers.get('Retry-After')).toBe('7')
     expectCommonHeaders(res)
-    expect((await backendCalls(body.prompt))?.count).toBe(2)
+    // The direct dispatch, then each delivery of the queued job, asked both backends.
+    expect((await backendCalls(body.prompt))?.count).toBe(2 + 2 * (JOB_QUEUE_RETRIES + 1))
     const [key] = await keysOf(body)
     expect(await env.IMAGES.head(`${key}.png`)).toBeNull()
   })

@@ -165,10 +165,12 @@ export interface EdgeOptions {
   port: number
   /** wrangler.toml [vars] overrides (BACKEND_URLS, BACKEND_SECRET, MODEL_VERSIONS, BACKEND_TIMEOUT_MS, ...). */
   vars: Record<string, string>
+  /** Another wrangler config (wrangler-config.ts); default: the root wrangler.toml. */
+  config?: string
   echo?: boolean
 }
 
-/** The edge Worker under `wrangler dev` on loopback, with fresh local state (R2, Durable Objects, KV). */
+/** The edge Worker under `wrangler dev` on loopback, with fresh local state (R2, Durable Objects, KV, Queues). */
 export function startEdge(o: EdgeOptions): Proc {
   const vars = Object.entries(o.vars).flatMap(([k, v]) => ['--var', `${k}:${v}`])
   return startProcess(
@@ -176,6 +178,7 @@ export function startEdge(o: EdgeOptions): Proc {
     bin('wrangler'),
     [
       'dev',
+      ...(o.config ? ['-c', o.config] : []),
       '--ip',
       '127.0.0.1',
       '--port',

@@ -1,6 +1,7 @@
 // The edge side of `POST {backend}/v1/generate` (api.md "Edge -> backend"; wire format in
-// shared/src/schemas/backend.ts). One call = attempts over the pool, starting at a backend picked by the key so
-// load spreads; the next backend is tried on a connection error, a 5xx/429 (a full queue is 503), a garbage
+// shared/src/schemas/backend.ts). One call = attempts over the pool in the caller's order (direct dispatch starts
+// at a backend picked by the key so load spreads, `keyOrder`; the queue consumer puts the backends with the most
+// free slots first, pool.ts); the next backend is tried on a connection error, a 5xx/429 (a full queue is 503), a garbage
 // answer or a timeout (a hung backend must not fail every request aimed at it; aborting the call is what
 // cancels the job on a backend that was merely slow, so the retry does not double the work). When every
 // backend failed, a timeout among them makes the answer 504 backend_timeout, else 503 backend_unavailable.
@@ -17,6 +18,7 @@ import {
 import { imageSize, isCompleteImage } from './image-check.ts'
 
 export interface BackendConfig {
+  /** The backends in the order they are tried. */
   urls: string[]
   secret: string
   timeoutMs: number
@@ -37,6 +39,8 @@ export interface GenerationFailure {
   status: number
   detail: string
   retryAfter?: number
+  /** Every backend refused for load (503/429) or could not be reached: the pool is saturated or down, not broken. */
+  busy?: boolean
 }
 
 export type GenerationOutcome = GeneratedImage | GenerationFailure
@@ -48,7 +52,9 @@ export interface CallOptions {
   onEvent?: (e: BackendEvent) => void
 }
 
-type Attempt = GenerationOutcome | { retry: true; detail: string; retryAfter?: number; timedOut?: true }
+type Attempt =
+  | GenerationOutcome
+  | { retry: true; detail: string; retryAfter?: number; timedOut?: true; busy?: true }
 
 export async function callBackend(
   cfg: BackendConfig,
@@ -57,18 +63,18 @@ export async function callBackend(
 ): Promise<GenerationOutcome> {
   if (!cfg.urls.length) return unavailable('no backends configured', 5)
   const body = JSON.stringify(job)
-  const start = Number.parseInt(job.key.slice(0, 8), 16) % cfg.urls.length
   const reasons: string[] = []
   let retryAfter = 0
   let timedOut = false
-  for (let i = 0; i < cfg.urls.length; i++) {
-    const url = cfg.urls[(start + i) % cfg.urls.length] as string
+  let busy = true
+  for (const url of cfg.urls) {
     if (opts.signal?.aborted) break
     const r = await attempt(cfg, url, job, body, opts)
     if (!('retry' in r)) return r
     reasons.push(`${url}: ${r.detail}`)
     retryAfter = Math.max(retryAfter, r.retryAfter ?? 0)
     timedOut ||= r.timedOut === true
+    busy &&= r.busy === true
   }
   if (opts.signal?.aborted) return { ok: false, code: 'canceled', status: 409, detail: 'generation canceled' }
   // The reasons name the backends: they go to the log, never to the client (the pool is internal).
@@ -81,7 +87,16 @@ export async function callBackend(
       status: 504,
       detail: `no backend answered in time (${tried})`,
     }
-  return unavailable(`no backend could generate the image (${tried})`, retryAfter || 5)
+  return {
+    ...unavailable(`no backend could generate the image (${tried})`, retryAfter || 5),
+    ...(busy ? { busy } : {}),
+  }
+}
+
+/** The pool rotated to start at a backend picked by the key's first 32 bits: equal keys, equal first choice. */
+export function keyOrder<T>(pool: readonly T[], key: string): T[] {
+  const start = pool.length ? Number.parseInt(key.slice(0, 8), 16) % pool.length : 0
+  return [...pool.slice(start), ...pool.slice(0, start)]
 }
 
 const unavailable = (detail: string, retryAfter: number): GenerationFailure => ({
@@ -129,6 +144,7 @@ async function attempt(
         retry: true,
         detail: `HTTP ${res.status}`,
         retryAfter: Number(res.headers.get('Retry-After')) || 0,
+        ...(res.status === 503 || res.status === 429 ? { busy: true as const } : {}),
       }
     }
     if (!res.ok) return rejected(url, job, `HTTP ${res.status} ${(await res.text()).slice(0, 500)}`)
@@ -137,7 +153,7 @@ async function attempt(
     if (timedOut) return { retry: true, timedOut: true, detail: `no answer within ${cfg.timeoutMs} ms` }
     if (opts.signal?.aborted)
       return { ok: false, code: 'canceled', status: 409, detail: 'generation canceled' }
-    return { retry: true, detail: `connection failed: ${(err as Error).message}` }
+    return { retry: true, busy: true, detail: `connection failed: ${(err as Error).message}` }
   } finally {
     if (timer !== undefined) clearTimeout(timer)
     opts.signal?.removeEventListener('abort', onAbort)

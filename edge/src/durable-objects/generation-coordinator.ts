@@ -4,10 +4,11 @@
 // backend call is aborted, which stops the GPU work between diffusion steps.
 //
 // Two ways in: `generate()` (RPC, sync waiters) and `fetch()` (POST, NDJSON stream of progress events then the
-// outcome, for job waiters).
+// outcome, for job waiters, with the backends in the order the queue consumer chose). A job the queue delivers
+// again finds its image stored (no backend call) or joins the flight still running: never a second generation.
 import { DurableObject } from 'cloudflare:workers'
 import { type BackendEvent, type BackendJob, CONTENT_TYPES } from '../../../shared/src/index.ts'
-import { callBackend, type GenerationOutcome } from '../backend/client.ts'
+import { callBackend, type GenerationOutcome, keyOrder } from '../backend/client.ts'
 import { backendTimeoutMs, backendUrls } from '../config.ts'
 import type { Bindings } from '../env.ts'
 import { objectName, putR2 } from '../storage/images.ts'
@@ -46,9 +47,13 @@ export class GenerationCoordinator extends DurableObject<Bindings> {
     if (flight.waiters.size === 0) flight.abort.abort()
   }
 
-  /** Body `{job, waiter}`; answers NDJSON `StreamLine`s, the last one the outcome. */
+  /** Body `{job, waiter, urls?}`; answers NDJSON `StreamLine`s, the last one the outcome. */
   override async fetch(request: Request): Promise<Response> {
-    const { job, waiter } = (await request.json()) as { job: BackendJob; waiter: string }
+    const { job, waiter, urls } = (await request.json()) as {
+      job: BackendJob
+      waiter: string
+      urls?: string[]
+    }
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>()
     const writer = writable.getWriter()
     const enc = new TextEncoder()
@@ -63,25 +68,26 @@ export class GenerationCoordinator extends DurableObject<Bindings> {
         },
       },
       true,
+      urls,
     )
     return new Response(readable, { headers: { 'Content-Type': 'application/x-ndjson' } })
   }
 
-  #join(job: BackendJob, waiterId: string, waiter: Waiter, stream: boolean): void {
+  #join(job: BackendJob, waiterId: string, waiter: Waiter, stream: boolean, urls?: string[]): void {
     if (this.#flight) {
       this.#flight.waiters.set(waiterId, waiter)
       return
     }
     const flight: Flight = { waiters: new Map([[waiterId, waiter]]), abort: new AbortController() }
     this.#flight = flight
-    void this.#run(job, flight, stream).then((outcome) => {
+    void this.#run(job, flight, stream, urls ?? keyOrder(backendUrls(this.env), job.key)).then((outcome) => {
       if (this.#flight === flight) this.#flight = undefined
       for (const w of flight.waiters.values()) w.resolve(outcome)
       flight.waiters.clear()
     })
   }
 
-  async #run(job: BackendJob, flight: Flight, stream: boolean): Promise<CoordinatorResult> {
+  async #run(job: BackendJob, flight: Flight, stream: boolean, urls: string[]): Promise<CoordinatorResult> {
     try {
       const existing = await this.env.IMAGES.get(objectName(job.key, job.output_format))
       if (existing) {
@@ -96,7 +102,7 @@ export class GenerationCoordinator extends DurableObject<Bindings> {
       }
       const outcome = await callBackend(
         {
-          urls: backendUrls(this.env),
+          urls,
           secret: this.env.BACKEND_SECRET,
           timeoutMs: backendTimeoutMs(this.env),
         },

@@ -18,4 +18,12 @@ export class QuotaCounter extends DurableObject<Bindings> {
     await this.ctx.storage.put('quota', { day, used: used + n })
     return { ok: true, used: used + n, remaining: limit - used - n }
   }
+
+  /** Gives back `n` images charged today for work that was refused (the jobs queue did not take it). */
+  async refund(n: number, limit: number, day: string): Promise<QuotaResult> {
+    const rec = await this.ctx.storage.get<{ day: string; used: number }>('quota')
+    const used = rec?.day === day ? Math.max(0, rec.used - n) : 0
+    if (rec?.day === day) await this.ctx.storage.put('quota', { day, used })
+    return { ok: true, used, remaining: Math.max(0, limit - used) }
+  }
 }

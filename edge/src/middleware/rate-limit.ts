@@ -69,11 +69,8 @@ export async function chargeGeneration(c: Context<AppEnv>, images: number): Prom
       headers: { 'Retry-After': String(WINDOW_S) },
     })
   const limit = tierLimits(c.env, tier).daily
-  const quota = c.env.QUOTA.get(c.env.QUOTA.idFromName(id))
   const now = Date.now()
-  const r = await c
-    .get('timing')
-    .time('quota', quota.consume(images, limit, new Date(now).toISOString().slice(0, 10)))
+  const r = await c.get('timing').time('quota', quotaOf(c).consume(images, limit, utcDay(now)))
   const reset = secondsToUtcMidnight(now)
   state.items.push(`"daily";r=${r.remaining};t=${reset}`)
   if (!r.ok)
@@ -81,3 +78,15 @@ export async function chargeGeneration(c: Context<AppEnv>, images: number): Prom
       headers: { 'Retry-After': String(reset) },
     })
 }
+
+/** Gives back `images` charged by chargeGeneration for work that was then refused; the header shows what is left. */
+export async function refundGeneration(c: Context<AppEnv>, images: number): Promise<void> {
+  const now = Date.now()
+  const r = await quotaOf(c).refund(images, tierLimits(c.env, c.get('identity').tier).daily, utcDay(now))
+  const state = c.get('rateLimit')
+  state.items = state.items.filter((i) => !i.startsWith('"daily"'))
+  state.items.push(`"daily";r=${r.remaining};t=${secondsToUtcMidnight(now)}`)
+}
+
+const quotaOf = (c: Context<AppEnv>) => c.env.QUOTA.get(c.env.QUOTA.idFromName(c.get('identity').id))
+const utcDay = (nowMs: number) => new Date(nowMs).toISOString().slice(0, 10)

@@ -1,5 +1,6 @@
 // Async jobs: POST /v1/jobs, GET /v1/jobs/{id}, GET /v1/jobs/{id}/events (SSE), POST /v1/jobs/{id}/cancel,
-// GET /v1/jobs/{id}/result (409 `canceled` for a canceled job).
+// GET /v1/jobs/{id}/result (409 `canceled` for a canceled job). An accepted job waits in the jobs queue until the
+// queue consumer finds it a backend (queue/consumer.ts); only a queue that refuses the job makes POST a 503.
 import { createRoute, type OpenAPIHono, z } from '@hono/zod-openapi'
 import type { Context } from 'hono'
 import {
@@ -8,12 +9,11 @@ import {
   JOB_ID_PATTERN,
   JobCreated,
   JobStatus,
-  toHex,
 } from '../../../shared/src/index.ts'
-import type { JobState } from '../durable-objects/job-record.ts'
+import { type JobState, jobRecord } from '../durable-objects/job-record.ts'
 import type { AppEnv } from '../env.ts'
 import { ApiError } from '../errors.ts'
-import { findMisses, prepare, publicOrigin } from '../generation.ts'
+import { findMisses, prepare, publicOrigin, startJob } from '../generation.ts'
 import { chargeGeneration, chargeRead } from '../middleware/rate-limit.ts'
 import { conflict, errorResponses, generationErrors, notFound } from './responses.ts'
 
@@ -81,7 +81,7 @@ const result = createRoute({
 
 function jobStub(c: Context<AppEnv>, id: string) {
   if (!JOB_ID_PATTERN.test(id)) throw new ApiError('not_found', `no job ${id}`)
-  return c.env.JOBS.get(c.env.JOBS.idFromName(id))
+  return jobRecord(c.env, id)
 }
 
 function toStatus(s: JobState): JobStatus {
@@ -90,6 +90,7 @@ function toStatus(s: JobState): JobStatus {
     status: s.status,
     created: s.created,
     model: s.model,
+    ...(s.position !== undefined ? { position: s.position } : {}),
     ...(s.images ? { data: s.images.map(({ url, seed }) => ({ url, seed })) } : {}),
     ...(s.error ? { error: s.error } : {}),
   }
@@ -107,15 +108,7 @@ export function registerJobRoutes(app: OpenAPIHono<AppEnv>): void {
     const misses = await findMisses(c, p)
     if (misses.length === 0) await chargeRead(c)
     else await chargeGeneration(c, misses.length)
-    const id = `job_${toHex(crypto.getRandomValues(new Uint8Array(16)))}`
-    const spec = {
-      id,
-      model: p.model,
-      created: Math.floor(Date.now() / 1000),
-      requestId: c.get('requestId'),
-      jobs: p.jobs,
-    }
-    const state = await jobStub(c, id).start(spec, p.origin)
+    const { id, state } = await startJob(c, p, p.jobs, misses.length)
     const base = `${publicOrigin(c)}/v1/jobs/${id}`
     c.header('X-Cache', misses.length === 0 ? 'HIT' : 'MISS')
     c.header('Location', base)

@@ -1,7 +1,7 @@
 // The GPU backend's HTTP API (api.md "Edge -> backend"):
 //   POST /v1/generate   signed job -> image bytes (Accept: image/*) or progress events + result (text/event-stream)
 //   GET  /healthz       the process is alive
-//   GET  /readyz        every model loaded and warmed up
+//   GET  /readyz        every model loaded and warmed up, with each model's capacity (free slots, queue depth)
 //   GET  /metrics       Prometheus text
 import { Hono } from 'hono'
 import {
@@ -64,6 +64,7 @@ export function createApp(o: AppOptions): Hono<Env> {
             id: s.model.id,
             version: s.model.manifest.weights_version,
             provider: s.model.provider,
+            capacity: s.capacity(),
           })),
         })
       : c.json(state.failure ? { status: 'failed', reason: state.failure } : { status: 'loading' }, 503),

@@ -121,6 +121,9 @@ export function serviceMetrics() {
     ),
     queueDepth: registry.register(new Gauge('cascade_queue_depth', 'Jobs waiting in the queue, per model')),
     running: registry.register(new Gauge('cascade_jobs_running', 'Jobs in the batch now running, per model')),
+    freeSlots: registry.register(
+      new Gauge('cascade_free_slots', 'Jobs the model would admit now (0: a new job gets 503), per model'),
+    ),
     batchSize: registry.register(
       new Histogram('cascade_batch_size', 'Jobs per pipeline run', [1, 2, 3, 4, 6, 8, 12, 16]),
     ),

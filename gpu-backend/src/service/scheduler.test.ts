@@ -110,6 +110,26 @@ describe('ModelScheduler', () => {
     expect(run?.opts.signal?.aborted).toBe(true)
   })
 
+  it('reports its capacity: free slots reach 0 exactly when a new job is refused', async () => {
+    const { s, model, metrics } = scheduler({ depth: 2, maxBatch: 1, batchWindowMs: 0 })
+    const free = () => metrics.freeSlots.get({ model: 'wuerstchen-v2' })
+    expect(s.capacity()).toMatchObject({ free_slots: 2, queue_depth: 0, running: 0 })
+    expect(free()).toBe(2)
+    s.submit(await job(1), noEvents)
+    await tick(10)
+    expect(s.capacity()).toMatchObject({ free_slots: 2, queue_depth: 0, running: 1 })
+    s.submit(await job(2), noEvents)
+    s.submit(await job(3), noEvents)
+    expect(s.capacity()).toMatchObject({ free_slots: 0, queue_depth: 2, running: 1 })
+    expect(s.capacity().retry_after_s).toBeGreaterThan(0)
+    expect(free()).toBe(0)
+    expect(s.submit(await job(4), noEvents)).toBeUndefined()
+    model.runs[0]?.finish()
+    await tick(10)
+    expect(s.capacity()).toMatchObject({ free_slots: 1, queue_depth: 1, running: 1 })
+    expect(free()).toBe(1)
+  })
+
   it('counts each pipeline step once per run, whatever the batch size', async () => {
     const { s, model, metrics } = scheduler({ batchWindowMs: 60_000, maxBatch: 2 })
     s.submit(await job(1), noEvents)

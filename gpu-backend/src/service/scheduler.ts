@@ -4,6 +4,7 @@
 // batch stops between steps when every job in it was canceled. An idle model waits a short window for batch-mates
 // before it starts; a job still unfinished at its deadline fails with backend_timeout the same way a cancel does.
 import {
+  type BackendCapacity,
   type BackendJob,
   type BackendProgress,
   CONTENT_TYPES,
@@ -80,7 +81,9 @@ export class ModelScheduler {
   constructor(
     readonly model: PipelineRunner,
     private readonly opts: SchedulerOptions,
-  ) {}
+  ) {
+    this.#gauge()
+  }
 
   get waiting(): number {
     return this.#waiting.length
@@ -92,10 +95,25 @@ export class ModelScheduler {
     return Math.min(300, Math.max(1, Math.ceil(this.#runSeconds * runsAhead)))
   }
 
+  /** What this model can take now (GET /readyz): the edge's queue consumer sends work where most slots are free. */
+  capacity(): BackendCapacity {
+    return {
+      free_slots: this.#idle()
+        ? Math.max(1, this.opts.depth)
+        : Math.max(0, this.opts.depth - this.#waiting.length),
+      queue_depth: this.#waiting.length,
+      running: this.#running?.entries.length ?? 0,
+      retry_after_s: this.retryAfterSeconds(),
+    }
+  }
+
+  #idle(): boolean {
+    return !this.#running && !this.#waiting.length
+  }
+
   /** Queues a job; undefined when the queue is full. */
   submit(job: BackendJob, onEvent: (e: JobEvent) => void): Ticket | undefined {
-    const idle = !this.#running && !this.#waiting.length
-    if (!idle && this.#waiting.length >= this.opts.depth) return undefined
+    if (!this.#idle() && this.#waiting.length >= this.opts.depth) return undefined
     let resolve!: (o: JobOutcome) => void
     const outcome = new Promise<JobOutcome>((r) => {
       resolve = r
@@ -168,6 +186,7 @@ export class ModelScheduler {
     const labels = { model: this.model.id }
     this.opts.metrics.queueDepth.set(labels, this.#waiting.length)
     this.opts.metrics.running.set(labels, this.#running?.entries.length ?? 0)
+    this.opts.metrics.freeSlots.set(labels, this.capacity().free_slots)
   }
 
   #pump(): void {

@@ -80,3 +80,23 @@ export const BACKEND_EVENT_SCHEMAS = {
   result: BackendResult,
   error: BackendError,
 } as const
+
+/** What one model on a backend can take now (GET {backend}/readyz): the edge's queue consumer prefers the most free. */
+export const BackendCapacity = z.object({
+  /** Jobs it would admit now; 0: a new job gets 503. */
+  free_slots: z.number().int().min(0),
+  /** Jobs waiting, the running batch not counted. */
+  queue_depth: z.number().int().min(0),
+  /** Jobs in the batch now running. */
+  running: z.number().int().min(0),
+  /** Seconds until a new job would likely be admitted. */
+  retry_after_s: z.number().min(0),
+})
+export type BackendCapacity = z.infer<typeof BackendCapacity>
+
+/** `GET {backend}/readyz` when ready (200): each model served, with its weights version and capacity. */
+export const BackendReadiness = z.object({
+  status: z.literal('ready'),
+  models: z.array(z.object({ id: z.string(), version: z.string(), capacity: BackendCapacity })),
+})
+export type BackendReadiness = z.infer<typeof BackendReadiness>

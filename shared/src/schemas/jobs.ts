@@ -19,6 +19,12 @@ export const JobStatus = z
     status: z.enum(JOB_STATUSES),
     created: z.number().int(),
     model: z.enum(MODEL_IDS),
+    position: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .meta({ description: 'When queued: the estimated number of jobs ahead of this one' }),
     data: z.array(ImageDatum).optional().meta({ description: 'When succeeded: the same data as generate' }),
     error: Problem.optional().meta({ description: 'When failed' }),
   })

@@ -1,6 +1,7 @@
 // Misbehaving backends for fault injection: a tiny HTTP server on a pool port that takes the edge's request and
 // then hangs, or answers something that looks right (200, the job's Content-Type, X-Seed and X-Model-Version, or
-// a well-formed event stream) but whose image is truncated or not an image at all.
+// a well-formed event stream) but whose image is truncated or not an image at all. Given the weights version, its
+// /readyz claims to be ready with plenty of free slots, so the edge's queue consumer sends it jobs first.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import sharp from 'sharp'
 import { formatSse } from '../../../shared/src/index.ts'
@@ -94,9 +95,19 @@ async function answer(kind: Garbage, req: IncomingMessage, res: ServerResponse, 
 }
 
 /** Starts a fake backend on 127.0.0.1:`port`; its behaviour can be switched while it runs. */
-export async function fakeBackend(port: number, behaviour: Behaviour): Promise<FakeBackend> {
+export async function fakeBackend(
+  port: number,
+  behaviour: Behaviour,
+  version?: string,
+): Promise<FakeBackend> {
   let requests = 0
   const server: Server = createServer((req, res) => {
+    if (version && req.url === '/readyz') {
+      const capacity = { free_slots: 1000, queue_depth: 0, running: 0, retry_after_s: 1 }
+      res.writeHead(200, { 'Content-Type': 'application/json' })
+      res.end(JSON.stringify({ status: 'ready', models: [{ id: 'wuerstchen-v2', version, capacity }] }))
+      return
+    }
     if (req.method !== 'POST' || req.url !== '/v1/generate') {
       res.writeHead(404).end()
       return

@@ -1,13 +1,16 @@
 // Fault injection between the real edge (`wrangler dev`) and a pool of two backends (BACKEND_URLS). Each pool
 // port holds, as a test needs it, a real backend (tiny model, CPU), nothing, a fake that hangs or answers
 // garbage (fake-backend.ts), or a backend whose model files are damaged. Requests are aimed at the faulty port
-// by their key (the edge starts at a key-dependent backend), so every fault is met, not just possible.
+// by their key (direct dispatch starts at a key-dependent backend; the jobs queue's consumer prefers the most free
+// slots, which the fakes claim to have, and breaks ties by the key), so every fault is met, not just possible.
+// The jobs queue runs with test-sized retries: 6, 1-3 s apart (15 s in all), then the dead-letter queue.
 import { cpSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import sharp from 'sharp'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { GenerationRequestInput, JobStatus, SseMessage } from '../../../shared/src/index.ts'
 import { type Proc, startEdge, stopAll, tempDir, waitFor } from '../../support/processes.ts'
+import { wranglerConfig } from '../../support/wrangler-config.ts'
 import { type Behaviour, type FakeBackend, fakeBackend } from './fake-backend.ts'
 import {
   type Backend,
@@ -63,7 +66,7 @@ class Slot {
     if (kind === 'real') this.real = await backend(this.port)
     else if (kind === 'broken')
       this.real = await backend(this.port, { modelDirs: [modelDir ?? ''], ready: false })
-    else if (kind !== 'down') this.fake = await fakeBackend(this.port, kind)
+    else if (kind !== 'down') this.fake = await fakeBackend(this.port, kind, tinyModel().version)
     this.kind = kind
   }
 
@@ -91,11 +94,14 @@ let edgeProc: Proc
 beforeAll(async () => {
   edgeProc = startEdge({
     port: EDGE_PORT,
+    config: wranglerConfig({ jobsQueue: { maxRetries: 6 } }),
     vars: {
       BACKEND_URLS: pool.map((s) => s.url).join(','),
       BACKEND_SECRET: SECRET,
       BACKEND_TIMEOUT_MS: String(BACKEND_TIMEOUT_MS),
       MODEL_VERSIONS: JSON.stringify({ 'wuerstchen-v2': tinyModel().version }),
+      QUEUE_RETRY_BASE_S: '1',
+      QUEUE_RETRY_MAX_S: '3',
     },
   })
   await Promise.all([waitFor(`${edge}/healthz`, edgeProc), ...pool.map((s) => s.set('real'))])
@@ -226,7 +232,7 @@ describe('edge with two backends, under faults', () => {
     expect(await generated((pool[1] as Slot).url)).toBe(before + reqs.length)
   })
 
-  it('the last backend SIGKILLed mid-job: 503 problem+json, the job ends failed, nothing cached; later the same request generates anew', async () => {
+  it('the last backend SIGKILLed mid-job: the job and a sync request wait in the jobs queue and complete once it is back', async () => {
     await pool[0]?.set('down')
     await pool[1]?.set('real')
     const last = pool[1] as Slot
@@ -242,32 +248,17 @@ describe('edge with two backends, under faults', () => {
       )
     })
     await last.crash()
-
-    const res = await sync
-    expectNoBackendNamed(await expectProblem(res, { status: 503, code: 'backend_unavailable' }))
-    expect(Number(res.headers.get('Retry-After'))).toBeGreaterThan(0)
-    const log = await stream
-    expect(log.at(-1)?.event).toBe('failed')
-    const failed = JSON.parse(log.at(-1)?.data ?? '{}') as object
-    expect(failed).toMatchObject({ status: 503, code: 'backend_unavailable' })
-    expectNoBackendNamed(failed)
-    const status = await jobStatus(job.id)
-    expect([status.status, status.error?.code]).toEqual(['failed', 'backend_unavailable'])
-    await expectProblem(await fetch(`${edge}/v1/jobs/${job.id}/result`), {
-      status: 503,
-      code: 'backend_unavailable',
-    })
+    // No backend left: both wait in the queue (the job retried with backoff) instead of failing.
+    await until('the job back in the queue', async () => (await jobStatus(job.id)).status === 'queued')
     await expectNotCached(jobReq)
-    await expectNotCached(syncReq)
+    await last.set('real')
 
-    // Backends back: the identical requests are misses and are generated again.
-    await Promise.all(pool.map((s) => s.set('real')))
-    const again = await startJob(jobReq)
-    expect(again.cache).toBe('MISS')
-    expect((await events(again.events_url)).at(-1)?.event).toBe('succeeded')
-    const syncAgain = await generate(syncReq)
-    expect(syncAgain.headers.get('X-Cache')).toBe('MISS')
-    await expectGenerated(syncAgain, syncReq)
+    await expectGenerated(await sync, syncReq)
+    const log = await stream
+    expect(log.at(-1)?.event).toBe('succeeded')
+    expect(log.map((e) => e.event)).toContain('queued')
+    const url = (JSON.parse(log.at(-1)?.data ?? '{}') as { data: { url: string }[] }).data[0]?.url as string
+    await expectImage(url, jobReq)
     expect(await generatedOn(pool)).toBe(2)
   })
 
