@@ -42,7 +42,7 @@ function identityGraph(type: ElemType): Uint8Array {
 }
 
 /** Whether tensors a session leaves on the device need explicit copies to and from the host. */
-export const keepsOutputsOnDevice = (provider: Provider) => provider === 'webgpu'
+const keepsOutputsOnDevice = (provider: Provider) => provider === 'webgpu'
 
 export class DeviceGraphs {
   private readonly sessions = new Map<string, Promise<ort.InferenceSession>>()

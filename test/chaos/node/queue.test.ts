@@ -25,7 +25,9 @@ const EDGE_PORT = 18932
 const edge = loopback(EDGE_PORT)
 const CAPACITY = 2
 const DEPTH = 1
-const SERVICE_MS = 150
+// Long enough that the consumer fills every slot before the first jobs end, even on a loaded 2-core machine (at
+// 150 ms one CI-like run saw a backend's queue slot never used).
+const SERVICE_MS = 400
 /** What the pool holds at once (running and waiting), and the burst: ten times that. */
 const POOL_CAPACITY = POOL_PORTS.length * (CAPACITY + DEPTH)
 const BURST = 10 * POOL_CAPACITY
