@@ -1,31 +1,25 @@
 // Proof that the tile graphs tile: with circular borders a graph commutes with circular shifts by multiples of its
 // stride, graph(roll(x, s)) = roll(graph(x), s·scale), within 1e-5, for every tile graph of both families (tiny
-// models from make-tiny: the real architectures). The shifts are whole at every stage of a 384×256 image, read
+// models from make-tiny, converted with --tiling: the real architectures). The shifts are whole at every stage of a 384×256 image, read
 // off the graphs' configs and the family's latent sizes. Each axis mode wraps exactly its axes; with none, the
 // tile graph is the plain graph (which the parity suite checks against the official code), and the plain graph
 // does not commute with shifts.
 //
-// Würstchen v2's prior ends in ε = (x − a)/(|1 − b| + 1e-5). With random weights b crosses 1 at some positions,
-// and there the division amplifies float rounding: the tiny prior's own output moves by 2e-4 to 8e-4 (relative to
-// its largest value) between onnxruntime's optimization levels, which reorder float operations, so no graph could
-// meet 1e-5 on it. A trained prior keeps |1 − b| away from 0; so does the tiny one once b's bias is lowered by
-// B_SHIFT, and that is the prior the shifts are checked on: the same architecture, converted by the same command.
-import { mkdtempSync, readFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+// Würstchen v2's prior is conditioned as a trained one is (tiled-tiny.ts).
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { relErr } from '../../test/parity/golden.ts'
-import { convertStage } from '../src/compiler/convert.ts'
-import { makeTiny, rng } from '../src/compiler/make-tiny.ts'
+import { rng } from '../src/compiler/make-tiny.ts'
 import { type Family, Manifest, TILE_GRAPHS } from '../src/compiler/manifest.ts'
 import { readConfigFile } from '../src/compiler/models/config.ts'
 import { sourceStem } from '../src/compiler/source-files.ts'
 import { loadCheckpoint, stageSpec } from '../src/compiler/stages.ts'
 import { tileGeometry } from '../src/compiler/tile-geometry.ts'
-import { SafetensorsFile, type TensorToWrite, writeSafetensors } from '../src/compiler/weights/safetensors.ts'
 import { latentSizes } from '../src/pipeline/latents.ts'
 import { createSession, ort } from '../src/runtime/session.ts'
 import { roll, type Shift, type StageShifts, wholeShifts } from './roll.ts'
+import { tiledTinyModel } from './tiled-tiny.ts'
 
 const TOL = 1e-5
 /** Clearly not equal: what a graph that does not wrap gives. */
@@ -49,34 +43,8 @@ interface Fixture {
   dir: string
   manifest: Manifest
   shifts: StageShifts
-  /** Where each stage's graphs are read from (the model directory but for v2's conditioned prior). */
-  dirs: Record<Stage, string>
-}
-
-const B_SHIFT = 4
-
-/** The tiny v2 prior with the b half of `out.1.bias` lowered by B_SHIFT, converted with --tiling. */
-function conditionedPrior(dir: string): string {
-  const src = join(dir, 'checkpoints', 'stage_c')
-  const ckpt = SafetensorsFile.open(`${src}.safetensors`)
-  const out = mkdtempSync(join(tmpdir(), 'tiling-prior-'))
-  const tensors = [...ckpt.tensors.values()].map(({ name, shape }): [string, TensorToWrite] => {
-    const data = ckpt.readFloat32(name)
-    if (name === 'out.1.bias')
-      for (let i = data.length / 2; i < data.length; i++) data[i] = (data[i] as number) - B_SHIFT
-    return [name, { dtype: 'F32', shape, data }]
-  })
-  ckpt.close()
-  writeSafetensors(join(out, 'stage_c.safetensors'), tensors)
-  convertStage({
-    family: 'wuerstchen-v2',
-    stage: 'c',
-    weights: [join(out, 'stage_c.safetensors')],
-    config: `${src}.json`,
-    outDir: out,
-    tiling: true,
-  })
-  return out
+  /** The checkpoints the model directory was converted from. */
+  checkpoints: string
 }
 
 function axes(stage: Stage, f: Fixture): Record<string, number> {
@@ -177,13 +145,10 @@ type Graphs = string | Uint8Array
 describe.each(FAMILIES)('%s', (family) => {
   const f = {} as Fixture
   beforeAll(async () => {
-    f.dir = mkdtempSync(join(tmpdir(), `tiling-${family}-`))
-    await makeTiny({ family, outDir: f.dir, seed: 2 })
+    Object.assign(f, await tiledTinyModel(family, 2))
     f.manifest = Manifest.parse(JSON.parse(readFileSync(join(f.dir, 'manifest.json'), 'utf8')))
     // Multiples (1, 2): different shifts per axis, so a swapped axis shows.
     f.shifts = wholeShifts(f.manifest, latentSizes(family, WIDTH, HEIGHT), [1, 2])
-    const prior = family === 'wuerstchen-v2' ? conditionedPrior(f.dir) : f.dir
-    f.dirs = { c: prior, b: f.dir, a: f.dir }
   })
 
   it('shifts whole at every stage, from the graphs: Stage C cells -> Stage B cells -> pixels', () => {
@@ -197,9 +162,9 @@ describe.each(FAMILIES)('%s', (family) => {
 
   const stages = Object.keys(TILE_GRAPHS) as Stage[]
 
-  it.each(stages)('%s tile graph, as make-tiny writes it', async (stage) => {
+  it.each(stages)('%s tile graph, as convert --tiling writes it', async (stage) => {
     const name = TILE_GRAPHS[stage]
-    const dir = f.dirs[stage]
+    const dir = f.dir
     const plain = `${name.replace(/_tile$/, '')}.onnx`
     // It reads the plain graph's weights: no data file of its own.
     expect(f.manifest.files.some((file) => file.path.startsWith(`${name}.onnx.`))).toBe(false)
@@ -211,13 +176,11 @@ describe.each(FAMILIES)('%s', (family) => {
 
   // The unfused graphs (the official forward op for op: gammas, zero pixels, no row bands) wrap the same way.
   it.each(stages)('%s tile graph, unfused', async (stage) => {
-    const stem = sourceStem(stage, 'tiny')
-    // The conditioned prior's checkpoint sits beside its graphs.
-    const dir = f.dirs[stage] === f.dir ? join(f.dir, 'checkpoints') : f.dirs[stage]
-    const kwargs = readConfigFile(join(f.dir, 'checkpoints', `${stem}.json`))
+    const stem = join(f.checkpoints, sourceStem(stage, 'tiny'))
+    const kwargs = readConfigFile(`${stem}.json`)
     const spec = stageSpec(family, stage)
     const build = (tiling: boolean) => {
-      const sd = loadCheckpoint([join(dir, `${stem}.safetensors`)])
+      const sd = loadCheckpoint([`${stem}.safetensors`])
       const built = spec.build(sd, kwargs, { fused: false, tiling }).find((b) => spec.tiles?.includes(b.file))
       if (!built) throw new Error(`${family} stage ${stage} has no tile graph`)
       return built.graph.serialize()
