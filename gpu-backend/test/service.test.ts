@@ -175,7 +175,7 @@ describe('POST /v1/generate: results', () => {
     expect((await sharp(Buffer.from(result.b64, 'base64')).metadata()).format).toBe('webp')
   })
 
-  it('runs a tiled job on the tile graphs: another image than the untiled job's', async () => {
+  it('runs a tiled job on the tile graphs: another image than untiled', async () => {
     const [tiled, plain] = (await Promise.all(
       [job({ seed: 8, tiling: 'xy' }), job({ seed: 8 })].map(async (j) => {
         const res = await post(await j)
