@@ -1,4 +1,4 @@
-// Every graph of both tiny families on WebGPU against the CPU provider, on the same random inputs: within 1e-4
+// Every graph of both tiny families (the tile graphs too) on WebGPU against the CPU provider, on the same random inputs: within 1e-4
 // relative (max |diff| / max |cpu|). The reference runs the graph as written (onnxruntime's graph optimizations
 // off): the CPU provider's own fusions reorder float operations, which moves the tiny Würstchen v2 prior, whose
 // output divides by |1 − b| + 1e-5, by 1.1e-4 between its own optimization levels; WebGPU's result equals the
@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { rng } from '../../gpu-backend/src/compiler/make-tiny.ts'
-import type { Manifest } from '../../gpu-backend/src/compiler/manifest.ts'
+import { type Manifest, TILE_GRAPHS } from '../../gpu-backend/src/compiler/manifest.ts'
 import { createSession, ort } from '../../gpu-backend/src/runtime/session.ts'
 import { relErr } from '../parity/golden.ts'
 import { FAMILIES, tinyModel } from './tiny-models.ts'
@@ -18,11 +18,14 @@ const TOL = 1e-4
 const AXES: Record<string, Record<string, number>> = {
   text_encoder: { batch: 2 },
   text_encoder_2: { batch: 2 },
-  stage_c: { batch: 2, height: 5, width: 3, seq: 77 },
+  stage_c: { batch: 2, height: 5, width: 3, seq: 77, images: 1 },
   stage_b: { batch: 2, height: 16, width: 32, effnet_height: 5, effnet_width: 3, seq: 77 },
   stage_a_decoder: { batch: 2, latent_height: 12, latent_width: 8 },
   stage_a_encoder: { batch: 2, image_height: 48, image_width: 32 },
 }
+// The tile graphs take their plain graph's sizes (and `tiling`, both axes wrapping).
+for (const name of Object.values(TILE_GRAPHS))
+  AXES[name] = AXES[name.replace(/_tile$/, '')] as Record<string, number>
 
 function feedsFor(graph: string, session: ort.InferenceSession, seed: number): Record<string, ort.Tensor> {
   const rand = rng(seed)
@@ -45,6 +48,7 @@ function feedsFor(graph: string, session: ort.InferenceSession, seed: number): R
         BigInt64Array.from({ length: n }, (_, i) => (i % 77 < 10 ? 1n : 0n)),
         dims,
       )
+    else if (m.name === 'tiling') feeds[m.name] = new ort.Tensor('bool', Uint8Array.of(1, 1), dims)
     else if (m.name === 'r')
       feeds[m.name] = new ort.Tensor(
         'float32',
