@@ -158,6 +158,12 @@ describe.each(FAMILIES)('%s', (family) => {
     expect(f.shifts.image).toEqual(f.shifts.b.map((s) => s * a.scale))
     // 384×256: Stage C 6×9 cells, Stage B 64×96, so 3 and 6 Stage C cells are 32 and 64 Stage B cells.
     expect(f.shifts).toEqual({ c: [3, 6], b: [32, 64], image: [128, 256] })
+    // At 1024²: 3 Stage C cells (of 24) = 32 Stage B cells (of 256) = 128 pixels.
+    expect(wholeShifts(f.manifest, latentSizes(family, 1024, 1024))).toEqual({
+      c: [3, 3],
+      b: [32, 32],
+      image: [128, 128],
+    })
   })
 
   const stages = Object.keys(TILE_GRAPHS) as Stage[]
