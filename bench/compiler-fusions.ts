@@ -1,13 +1,14 @@
 // What the compiler's fusions buy: each Stage C / Stage B graph built fused (packed projections,
 // folded constant conditions and pixels term), fused with com.microsoft MultiHeadAttention, and plain
-// (the official op sequence), from the same random weights, timed side by side in one run.
-// Outputs are checked to agree first, so a fast wrong graph cannot win.
+// (the official op sequence), from the same random weights, timed side by side in one run. Also what seamless
+// tiling costs: the fused tile graph (circular borders, blocks/borders.ts) run with both axes wrapping.
+// Outputs are checked to agree first (the tile graph with no axis wrapping), so a fast wrong graph cannot win.
 import { performance } from 'node:perf_hooks'
 import { randomCheckpoint, rng, seededDraw, tinyConfig } from '../gpu-backend/src/compiler/make-tiny.ts'
 import type { Kwargs } from '../gpu-backend/src/compiler/models/config.ts'
 import { type StageId, stageSpec } from '../gpu-backend/src/compiler/stages.ts'
 import { StateDict } from '../gpu-backend/src/compiler/weights/state-dict.ts'
-import { createSession, floatTensor, type ort } from '../gpu-backend/src/runtime/session.ts'
+import { createSession, floatTensor, ort } from '../gpu-backend/src/runtime/session.ts'
 import { relErr } from '../test/parity/golden.ts'
 import { MID_SC } from './lib/models.ts'
 import { median, type Ratio, report } from './lib/report.ts'
@@ -117,6 +118,7 @@ for (const c of cases) {
       ['fused', { fused: true }],
       ['fused+MHA', { fused: true, attention: 'mha' }],
       ['plain', { fused: false }],
+      ['tile', { fused: true, tiling: true }],
     ] as const
   ).map(([name, opts]) => {
     const [b] = spec.build(StateDict.fromTensors(c.label, tensors), c.kwargs, opts)
@@ -125,7 +127,12 @@ for (const c of cases) {
   })
   const sessions = await Promise.all(variants.map((v) => createSession(v.graph.serialize())))
   const input = feeds(c.inputs, rand)
-  const outs = await Promise.all(sessions.map(async (s) => (await s.run(input)).eps?.data as Float32Array))
+  const wrap = (on: boolean) => new ort.Tensor('bool', Uint8Array.of(on ? 1 : 0, on ? 1 : 0), [2])
+  const inputOf = (j: number, on: boolean) =>
+    variants[j]?.name === 'tile' ? { ...input, tiling: wrap(on) } : input
+  const outs = await Promise.all(
+    sessions.map(async (s, j) => (await s.run(inputOf(j, false))).eps?.data as Float32Array),
+  )
   for (const [i, o] of outs.entries()) {
     const err = relErr(o, outs[2] as Float32Array)
     if (!(err < 1e-4)) throw new Error(`${c.label}: ${variants[i]?.name} and plain graphs disagree (${err})`)
@@ -133,10 +140,10 @@ for (const c of cases) {
   for (let i = 0; i < runs; i++)
     for (const [j, s] of sessions.entries()) {
       const t0 = performance.now()
-      await s.run(input)
+      await s.run(inputOf(j, true))
       variants[j]?.times.push(performance.now() - t0)
     }
-  const [f, m, p] = variants.map((v) => median(v.times)) as [number, number, number]
+  const [f, m, p, t] = variants.map((v) => median(v.times)) as [number, number, number, number]
   console.log(
     `${c.label} | ${f.toFixed(1)} | ${m.toFixed(1)} | ${p.toFixed(1)} | ${(p / f).toFixed(2)}x | ${(p / m).toFixed(2)}x | ${variants[0]?.graph.nodeCount} | ${variants[2]?.graph.nodeCount}`,
   )
@@ -144,6 +151,12 @@ for (const c of cases) {
     measure: `compiled graph speed, plain / fused: ${c.label}`,
     ratio: p / f,
     detail: `plain ${p.toFixed(1)} ms (${variants[2]?.graph.nodeCount} nodes), fused ${f.toFixed(1)} ms (${variants[0]?.graph.nodeCount} nodes), fused+MHA ${m.toFixed(1)} ms`,
+  })
+  console.log(`${c.label} | tile graph, both axes wrapping: ${t.toFixed(1)} ms, ${(t / f).toFixed(2)}x fused`)
+  ratios.push({
+    measure: `tile graph / fused graph (both axes wrap): ${c.label}`,
+    ratio: t / f,
+    detail: `tile ${t.toFixed(1)} ms (${variants[3]?.graph.nodeCount} nodes), fused ${f.toFixed(1)} ms`,
   })
 }
 report('compiler-fusions', ratios)

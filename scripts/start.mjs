@@ -6,8 +6,8 @@
 //   2. the GPU backend on 127.0.0.1:BACKEND_PORT (default 8788), with a BACKEND_SECRET made for this run
 //   3. a local API key for SDKs (kept in STATE_DIR/dev-api-key, its hash written to the local API_KEYS KV)
 //   4. once the backend is ready: the edge Worker (`wrangler dev`) on 127.0.0.1:EDGE_PORT (default 8787), told
-//      the backend's models and weights versions (GET /readyz), which of them are random-weight demos, and the
-//      LoRA files merged into each (from the manifests)
+//      the backend's models and weights versions and which of them tile (GET /readyz), which are random-weight
+//      demos, and the LoRA files merged into each (from the manifests)
 // Logs of both children are prefixed ([backend], [edge]). Ctrl-C / SIGTERM stops both (each runs in its own
 // process group, so their own children go too) and waits for them before exiting. The jobs queue and its
 // dead-letter queue (wrangler.toml) are simulated by `wrangler dev`; GET /metrics on the edge (the pool's capacity
@@ -288,6 +288,7 @@ const lorasByVersion = new Map(
     (m.loras ?? []).map(({ file, sha256, strength }) => ({ file, sha256, strength })),
   ]),
 )
+const tiling = readyz.models.filter((m) => m.tiling).map((m) => m.id)
 const loras = Object.fromEntries(
   readyz.models.map((m) => [m.id, lorasByVersion.get(m.version) ?? []]).filter(([, l]) => l.length),
 )
@@ -316,6 +317,8 @@ const edge = start(
     `DEMO_MODELS:${demoModels.join(',')}`,
     '--var',
     `MODEL_LORAS:${JSON.stringify(loras)}`,
+    '--var',
+    `TILING_MODELS:${tiling.join(',')}`,
   ],
   childEnv,
 )

@@ -11,11 +11,12 @@ const memPattern = process.argv[4] === 'mem-pattern'
 const before = process.memoryUsage().rss
 const model = await loadModel(dir, { memPattern })
 const loaded = process.memoryUsage().rss
-// The text-to-image graphs and their external data: not the tokenizers, nor the image graphs (never loaded here).
+// The text-to-image graphs and their external data: not the tokenizers, nor the image graphs or the tile graphs
+// (never loaded here).
 const { effnet, clipVision, previewer, stageCControlNet } = IMAGE_GRAPH_NAMES
 const imageGraphs = [effnet, clipVision, previewer, stageCControlNet, IMAGE_GRAPH_NAMES.controlnet('')]
 const graphBytes = model.manifest.files
-  .filter((f) => !/\.(json|txt)$/.test(f.path) && !imageGraphs.some((g) => f.path.startsWith(g)))
+  .filter((f) => !/\.(json|txt)$|_tile\.onnx$/.test(f.path) && !imageGraphs.some((g) => f.path.startsWith(g)))
   .reduce((n, f) => n + statSync(join(dir, f.path)).size, 0)
 await generate(model, {
   width: size,

@@ -35,14 +35,19 @@ export const modelVersions = (env: Bindings): Record<string, string> =>
 export const modelLoras = (env: Bindings): Record<string, ModelLora[]> =>
   parseJson<Record<string, ModelLora[]>>(env.MODEL_LORAS ?? '{}', 'MODEL_LORAS')
 
-/** Models whose backend serves random weights (a `cascade make-tiny` demo): their images are noise by design. */
-export const demoModels = (env: Bindings): Set<string> =>
+const idSet = (raw: string | undefined): Set<string> =>
   new Set(
-    (env.DEMO_MODELS ?? '')
+    (raw ?? '')
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean),
   )
+
+/** Models whose backend serves random weights (a `cascade make-tiny` demo): their images are noise by design. */
+export const demoModels = (env: Bindings): Set<string> => idSet(env.DEMO_MODELS)
+
+/** Models whose backends have tile graphs (`cascade convert --tiling`): the ones that accept `tiling`. */
+export const tilingModels = (env: Bindings): Set<string> => idSet(env.TILING_MODELS)
 
 export const backendUrls = (env: Bindings): string[] =>
   env.BACKEND_URLS.split(',')

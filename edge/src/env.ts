@@ -39,6 +39,8 @@ export interface Bindings {
   DEMO_MODELS?: string
   /** JSON: model id -> the LoRA files merged into its weights ({ file, sha256, strength }); GET /v1/models shows them. */
   MODEL_LORAS?: string
+  /** Comma-separated model ids whose backends have tile graphs: only they accept `tiling`. */
+  TILING_MODELS?: string
   PUBLIC_BASE_URL?: string
   BENCH_ROUTES?: string
 }

@@ -14,7 +14,7 @@ import {
   toBase64,
   toHex,
 } from '../../shared/src/index.ts'
-import { modelVersions, syncWaitMs } from './config.ts'
+import { modelVersions, syncWaitMs, tilingModels } from './config.ts'
 import { type JobState, jobRecord } from './durable-objects/job-record.ts'
 import type { AppEnv } from './env.ts'
 import { ApiError } from './errors.ts'
@@ -37,7 +37,7 @@ const RESOLVED_MAX = 1000
 const resolved = new Map<string, Promise<Prepared>>()
 
 export function prepare(c: Context<AppEnv>, req: GenerationRequest): Promise<Prepared> {
-  const memoKey = `${c.env.MODEL_VERSIONS}\n${publicOrigin(c)}\n${JSON.stringify(req)}`
+  const memoKey = `${c.env.MODEL_VERSIONS}\n${c.env.TILING_MODELS}\n${publicOrigin(c)}\n${JSON.stringify(req)}`
   let p = resolved.get(memoKey)
   if (!p) {
     p = resolve(c, req)
@@ -49,7 +49,7 @@ export function prepare(c: Context<AppEnv>, req: GenerationRequest): Promise<Pre
 }
 
 async function resolve(c: Context<AppEnv>, req: GenerationRequest): Promise<Prepared> {
-  const r = await resolveRequest(req, modelVersions(c.env))
+  const r = await resolveRequest(req, modelVersions(c.env), tilingModels(c.env))
   if (!r.ok)
     throw new ApiError('invalid_request', `${r.errors.length} invalid field(s)`, { errors: r.errors })
   const jobs = await Promise.all(r.value.jobs.map(toBackendJob))

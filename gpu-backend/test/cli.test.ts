@@ -40,8 +40,13 @@ describe('cascade make-tiny', () => {
               'stage_c_cnet',
             ]
           : []
+      // And the tile graphs, which read the plain graphs' weights files.
+      const tiles = ['stage_c_tile', 'stage_b_tile', 'stage_a_decoder_tile']
       expect(Object.keys(manifest.graphs).sort()).toEqual(
-        ['stage_a_decoder', 'stage_a_encoder', 'stage_b', 'stage_c', ...text, ...image].sort(),
+        ['stage_a_decoder', 'stage_a_encoder', 'stage_b', 'stage_c', ...tiles, ...text, ...image].sort(),
+      )
+      expect(manifest.files.filter((f) => /_tile\.onnx/.test(f.path)).map((f) => f.path)).toEqual(
+        tiles.map((t) => `${t}.onnx`),
       )
       // Every text encoder comes with its tokenizer, and the tokenizer's ids fit the encoder's vocabulary.
       for (const name of text) {
@@ -89,6 +94,40 @@ describe('cascade convert', () => {
     expect(stdout).toContain('stage_c.onnx')
     const s = await createSession(join(out, 'stage_c.onnx'))
     expect(s.inputNames).toEqual(['x', 'r', 'clip_text', 'clip_text_pooled', 'clip_img', 'sca', 'crp'])
+  })
+
+  it('--tiling: the tile graph beside the plain one, reading its weights; not for a stage without one', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'conv-tile-'))
+    const stage = ['--family', 'stable-cascade', '--stage']
+    const { stdout } = await cascade(
+      'convert',
+      ...stage,
+      'c',
+      '--weights',
+      join(golden, 'weights', 'stage_c_tiny.safetensors'),
+      '--config',
+      join(golden, 'configs', 'stage_c_tiny.json'),
+      '--tiling',
+      '--out',
+      out,
+    )
+    expect(stdout).toContain('wrote stage_c.onnx, stage_c.onnx.data, stage_c_tile.onnx to')
+    const s = await createSession(join(out, 'stage_c_tile.onnx'))
+    expect(s.inputNames).toEqual(['x', 'r', 'clip_text', 'clip_text_pooled', 'clip_img', 'tiling'])
+    await expect(
+      cascade(
+        'convert',
+        ...stage,
+        'text',
+        '--weights',
+        join(golden, 'weights', 'clip_text_tiny.safetensors'),
+        '--config',
+        join(golden, 'configs', 'clip_text_tiny.json'),
+        '--tiling',
+        '--out',
+        out,
+      ),
+    ).rejects.toMatchObject({ stderr: expect.stringMatching(/stage text has no tile graphs/) })
   })
 
   it('refuses a non-released checkpoint without a config', async () => {
@@ -363,6 +402,18 @@ describe('cascade generate', () => {
         prior_steps: '2',
         prior_guidance: '4',
       })
+      // Seamless tiling: the tile graphs, another image, the axes in the PNG's parameters.
+      for (const [args, axes] of [
+        [['--tiling'], 'xy'],
+        [['--tiling', 'x'], 'x'],
+      ] as const) {
+        const tiled = readFileSync(
+          await gen(`tiled-${axes}.png`, '--seed', '4', '--prior-guidance', '4', ...args),
+        )
+        expect(await pixels(tiled)).not.toBe(await pixels(a))
+        const comments = (await sharp(tiled).metadata()).comments ?? []
+        expect(comments.find((c) => c.keyword === 'tiling')?.text).toBe(axes)
+      }
       await gen('batch.webp', '--seed', '4', '-n', '2')
       for (const f of ['batch-1.webp', 'batch-2.webp']) {
         const m = await sharp(join(dir, f)).metadata()
@@ -377,5 +428,8 @@ describe('cascade generate', () => {
     await expect(
       cascade('generate', '--model-dir', '.', '--prompt', 'x', '--size', '512', '--out', 'x.png'),
     ).rejects.toMatchObject({ stderr: expect.stringMatching(/WIDTHxHEIGHT/) })
+    await expect(
+      cascade('generate', '--model-dir', '.', '--prompt', 'x', '--tiling', 'z', '--out', 'x.png'),
+    ).rejects.toMatchObject({ stderr: expect.stringMatching(/--tiling.*z.*x, y/) })
   })
 })

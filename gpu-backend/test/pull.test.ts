@@ -124,6 +124,8 @@ describe('cascade pull (stand-in Hub)', () => {
         'wuerstchen-v2',
         '--dtype',
         'fp32',
+        // make-tiny writes the tile graphs too.
+        '--tiling',
         '--out',
         `${out}/`,
       ],

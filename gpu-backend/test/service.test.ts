@@ -95,6 +95,7 @@ describe('health', () => {
           id: 'wuerstchen-v2',
           version,
           provider: 'cpu',
+          tiling: true,
           capacity: { free_slots: 2, queue_depth: 0, running: 0, retry_after_s: expect.any(Number) },
         },
       ],
@@ -181,6 +182,18 @@ describe('POST /v1/generate: results', () => {
     const result = JSON.parse((events.at(-1) as SseMessage).data)
     expect([result.content_type, result.seed, result.model_version]).toEqual(['image/webp', 5, version])
     expect((await sharp(Buffer.from(result.b64, 'base64')).metadata()).format).toBe('webp')
+  })
+
+  it('runs a tiled job on the tile graphs: another image than untiled', async () => {
+    const [tiled, plain] = (await Promise.all(
+      [job({ seed: 8, tiling: 'xy' }), job({ seed: 8 })].map(async (j) => {
+        const res = await post(await j)
+        expect(res.status).toBe(200)
+        return decode(new Uint8Array(await res.arrayBuffer()))
+      }),
+    )) as [Awaited<ReturnType<typeof decode>>, Awaited<ReturnType<typeof decode>>]
+    expect([tiled.width, tiled.height]).toEqual([512, 512])
+    expect(tiled.data).not.toEqual(plain.data)
   })
 
   it('gives the same image for the same job, alone or batched with others', async () => {

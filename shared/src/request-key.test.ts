@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { canonicalJson } from './canonical-json.ts'
 import { requestKey, resolveRequest, toBackendJob, verifyJobKey } from './request-key.ts'
+import type { Job } from './schemas/backend.ts'
 import { GenerationRequest } from './schemas/generation.ts'
 
 const versions = { 'wuerstchen-v2': 'v2w', 'stable-cascade': 'scw', 'stable-cascade-lite': 'sclw' }
@@ -88,5 +89,47 @@ describe('request key', () => {
     })
     expect(r.ok).toBe(false)
     expect(!r.ok && r.errors.map((e) => e.path)).toEqual(['model'])
+  })
+})
+
+describe('tiling', () => {
+  const tiles = new Set(['wuerstchen-v2'])
+  async function resolved(body: Record<string, unknown>) {
+    const r = await resolveRequest(
+      GenerationRequest.parse({ prompt: 'a cat', seed: 1, ...body }),
+      versions,
+      tiles,
+    )
+    if (!r.ok) throw new Error(JSON.stringify(r.errors))
+    return r.value.jobs[0] as Job
+  }
+  it('resolves true to "xy", keeps "x" and "y", and leaves the field out for false or none', async () => {
+    expect((await resolved({ tiling: true })).tiling).toBe('xy')
+    expect((await resolved({ tiling: 'x' })).tiling).toBe('x')
+    expect((await resolved({ tiling: 'y' })).tiling).toBe('y')
+    expect('tiling' in (await resolved({ tiling: false }))).toBe(false)
+    expect('tiling' in (await resolved({}))).toBe(false)
+  })
+  it('is part of the key: each mode its own, false the same as none', async () => {
+    const key = async (body: Record<string, unknown>) => requestKey(await resolved(body))
+    const none = await key({})
+    expect(await key({ tiling: false })).toBe(none)
+    const modes = await Promise.all([true, 'x', 'y'].map((tiling) => key({ tiling })))
+    expect(new Set([none, ...modes]).size).toBe(4)
+    // Without tiling the key is what it was before the field existed: the canonical job has no `tiling`.
+    expect(canonicalJson(await resolved({}))).not.toMatch(/tiling/)
+  })
+  it('is refused, naming the field, for a model whose backends have no tile graphs', async () => {
+    const body = GenerationRequest.parse({ prompt: 'a cat', model: 'stable-cascade', tiling: true })
+    const r = await resolveRequest(body, versions, tiles)
+    expect(!r.ok && r.errors).toEqual([{ path: 'tiling', message: expect.stringMatching(/no tile graphs/) }])
+    // Without the set (the default) no model tiles.
+    expect(
+      (await resolveRequest(GenerationRequest.parse({ prompt: 'a cat', tiling: 'y' }), versions)).ok,
+    ).toBe(false)
+  })
+  it('accepts only true, false, "x" and "y"', () => {
+    for (const tiling of ['xy', 'z', 1, null, 'X'])
+      expect(GenerationRequest.safeParse({ prompt: 'a cat', tiling }).success).toBe(false)
   })
 })

@@ -39,11 +39,12 @@ export type Resolution = { ok: true; value: ResolvedRequest } | { ok: false; err
 
 /**
  * Resolves a schema-valid request. `modelVersions` maps each enabled model to its weights version (edge config);
- * a model without one is not served here.
+ * a model without one is not served here. `tilingModels`: the models whose backends have tile graphs.
  */
 export async function resolveRequest(
   req: GenerationRequest,
   modelVersions: Record<string, string>,
+  tilingModels: ReadonlySet<string> = new Set(),
 ): Promise<Resolution> {
   const model = req.model ?? DEFAULT_MODEL
   const info = MODELS[model]
@@ -65,6 +66,13 @@ export async function resolveRequest(
       })
   }
   if (req.n > max_n) errors.push({ path: 'n', message: `n must be at most ${max_n} for ${model}` })
+  // false is the spelled-out default: no field, so the key of an untiled request never changes.
+  const tiling = req.tiling === true ? 'xy' : req.tiling || undefined
+  if (tiling && !tilingModels.has(model))
+    errors.push({
+      path: 'tiling',
+      message: `${model} cannot tile here: its backends have no tile graphs (GET /v1/models shows \`tiling\`)`,
+    })
   if (errors.length || !version) return { ok: false, errors }
 
   const base: Omit<Job, 'seed'> = {
@@ -80,6 +88,7 @@ export async function resolveRequest(
     decoder_steps: req.decoder_steps ?? info.defaults.decoder_steps,
     decoder_guidance: req.decoder_guidance ?? info.defaults.decoder_guidance,
     output_format: req.output_format,
+    ...(tiling ? { tiling } : {}),
   }
   const seed = req.seed ?? (await deriveSeed(base))
   const jobs = Array.from({ length: req.n }, (_, i) => ({ ...base, seed: imageSeed(seed, i) }))

@@ -160,4 +160,24 @@ describe('playground', () => {
     expect(await page.locator('#recent img').count()).toBe(1)
     await page.screenshot({ path: join(ARTIFACTS, 'playground-canceled.png'), fullPage: true })
   })
+
+  it('generates a seamless tile: the checkbox sends tiling, the result says so', async () => {
+    await page.goto(`${stack.url}/`)
+    await page.locator('#model option[value="wuerstchen-v2"]').waitFor({ state: 'attached' })
+    // npm start told the edge which models have tile graphs: make-tiny's demo has them.
+    expect(await page.isEnabled('#tiling')).toBe(true)
+    await fill({
+      prompt: 'terracotta floor tiles',
+      size: '512x512',
+      seed: '9',
+      prior_steps: '2',
+      decoder_steps: '1',
+    })
+    await page.check('#tiling')
+    const created = page.waitForRequest((r) => r.url().endsWith('/v1/jobs') && r.method() === 'POST')
+    await page.click('#generate')
+    expect((await created).postDataJSON()).toMatchObject({ prompt: 'terracotta floor tiles', tiling: true })
+    expect(await runEnds()).toEqual({ state: 'succeeded', text: expect.stringMatching(/^Done/) })
+    expect(await resultParams()).toMatchObject({ seed: '9', tiling: 'seamless' })
+  })
 })

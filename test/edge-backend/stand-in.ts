@@ -12,7 +12,8 @@
 //   [fail]         SSE `error` event with status 500 (and a 500 in image mode)
 //   [reject]       422 whose body is internal-looking text (paths, a stack frame)
 //   [leaky]        like [fail], but the error's detail (and the 500's body) is that internal-looking text
-// Control: GET /_calls?prompt=<normalized prompt> -> {count, badSignatures, aborted, lastAccept, lastSignatureOk}
+// Control: GET /_calls?prompt=<normalized prompt> -> {count, badSignatures, aborted, lastAccept, lastSignatureOk,
+//          lastTiling (the last job's `tiling`, null when untiled)}
 //          GET /_totals -> {generations}: every POST /v1/generate this process received, on any of its ports
 // Ports: STAND_IN_PORTS, or the config's `test.provide.standInPorts` (so two suites never share a stand-in).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
@@ -30,13 +31,14 @@ interface Record_ {
   aborted: number
   lastAccept: string
   lastSignatureOk: boolean
+  lastTiling: string | null
 }
 const calls = new Map<string, Record_>()
 let generations = 0
 const rec = (prompt: string) => {
   let r = calls.get(prompt)
   if (!r) {
-    r = { count: 0, badSignatures: 0, aborted: 0, lastAccept: '', lastSignatureOk: false }
+    r = { count: 0, badSignatures: 0, aborted: 0, lastAccept: '', lastSignatureOk: false, lastTiling: null }
     calls.set(prompt, r)
   }
   return r
@@ -87,6 +89,7 @@ async function handle(port: number, req: IncomingMessage, res: ServerResponse): 
   const r = rec(job.prompt)
   r.count++
   r.lastAccept = String(req.headers.accept)
+  r.lastTiling = job.tiling ?? null
   const sig = await verifySignature(
     STAND_IN_SECRET,
     {

@@ -45,6 +45,7 @@ export async function backendCalls(prompt: string) {
     aborted: number
     lastAccept: string
     lastSignatureOk: boolean
+    lastTiling: string | null
   }
 }
 

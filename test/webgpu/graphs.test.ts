@@ -1,4 +1,4 @@
-// Every graph of both tiny families on WebGPU against the CPU provider, on the same random inputs: within 1e-4
+// Every graph of both tiny families (the tile graphs too) on WebGPU against the CPU provider, on the same random inputs: within 1e-4
 // relative (max |diff| / max |cpu|). The reference runs the graph as written (onnxruntime's graph optimizations
 // off): the CPU provider's own fusions reorder float operations, which moves the tiny Würstchen v2 prior, whose
 // output divides by |1 − b| + 1e-5, by 1.1e-4 between its own optimization levels; WebGPU's result equals the
@@ -14,7 +14,7 @@ import { FAMILIES, tinyModel } from './tiny-models.ts'
 
 const TOL = 1e-4
 
-/** Sizes of the dynamic axes, by graph (the longest matching name prefix) and axis. */
+/** Sizes of the dynamic axes, by graph (the longest matching name prefix: a tile graph takes its plain graph's) and axis. */
 const AXES: [prefix: string, axes: Record<string, number>][] = [
   ['', { batch: 2, seq: 77, images: 2 }],
   // Stage C's ControlNet inputs come at any size: they are resized inside.
@@ -54,6 +54,7 @@ function feedsFor(graph: string, session: ort.InferenceSession, seed: number): R
         BigInt64Array.from({ length: n }, (_, i) => (i % 77 < 10 ? 1n : 0n)),
         dims,
       )
+    else if (m.name === 'tiling') feeds[m.name] = new ort.Tensor('bool', Uint8Array.of(1, 1), dims)
     else if (m.name === 'r')
       feeds[m.name] = new ort.Tensor(
         'float32',

@@ -1,8 +1,9 @@
 // GET /v1/models: the enabled models (those with a configured weights version), defaults, limits, licence, the
-// LoRA files merged into their weights (MODEL_LORAS), and whether a model is a random-weight demo (DEMO_MODELS).
+// LoRA files merged into their weights (MODEL_LORAS), whether it tiles (TILING_MODELS) and whether it is a
+// random-weight demo (DEMO_MODELS).
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
 import { DEFAULT_MODEL, MODEL_IDS, MODELS, ModelList } from '../../../shared/src/index.ts'
-import { demoModels, modelLoras, modelVersions } from '../config.ts'
+import { demoModels, modelLoras, modelVersions, tilingModels } from '../config.ts'
 import type { AppEnv } from '../env.ts'
 import { errorResponses } from './responses.ts'
 
@@ -21,6 +22,7 @@ export function registerModelRoutes(app: OpenAPIHono<AppEnv>): void {
     const versions = modelVersions(c.env)
     const demo = demoModels(c.env)
     const loras = modelLoras(c.env)
+    const tiling = tilingModels(c.env)
     const data = MODEL_IDS.filter((id) => versions[id]).map((id) => {
       const m = MODELS[id]
       return {
@@ -34,6 +36,7 @@ export function registerModelRoutes(app: OpenAPIHono<AppEnv>): void {
         defaults: { ...m.defaults, size: '1024x1024', n: 1, output_format: 'png' },
         limits: m.limits,
         license: m.license,
+        tiling: tiling.has(id),
         demo: demo.has(id),
       }
     })

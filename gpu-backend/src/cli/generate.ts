@@ -3,7 +3,7 @@
 import { writeFileSync } from 'node:fs'
 import { extname } from 'node:path'
 import cliProgress from 'cli-progress'
-import { MODELS, OUTPUT_FORMATS, type OutputFormat } from '../../../shared/src/index.ts'
+import { MODELS, OUTPUT_FORMATS, type OutputFormat, type TilingAxes } from '../../../shared/src/index.ts'
 import { generate, type PipelineStage } from '../pipeline/generate.ts'
 import { loadModel } from '../pipeline/model.ts'
 import type { ProviderChoice } from '../runtime/providers.ts'
@@ -21,6 +21,7 @@ export interface GenerateCommandOptions {
   n: number
   out: string
   provider: ProviderChoice
+  tiling?: TilingAxes
 }
 
 const STAGE_LABELS: Record<PipelineStage, string> = {
@@ -70,6 +71,7 @@ export async function generateCommand(o: GenerateCommandOptions): Promise<string
       priorGuidance: o.priorGuidance ?? d.prior_guidance,
       decoderSteps: o.decoderSteps ?? d.decoder_steps,
       decoderGuidance: o.decoderGuidance ?? d.decoder_guidance,
+      ...(o.tiling ? { tiling: o.tiling } : {}),
     },
     {
       onStep: ({ stage, step, steps }) => {

@@ -20,6 +20,10 @@ const attention = new Option(
 )
   .choices(['matmul', 'mha'])
   .default('matmul')
+const tilingOption = new Option(
+  '--tiling',
+  "also write the tile graphs (stage_c_tile, stage_b_tile, stage_a_decoder_tile) for seamless tiling; they read the plain graphs' weights files",
+).default(false)
 const loraHelp =
   'merge a LoRA into Stage C and its text encoder (official, kohya or PEFT format; repeatable; strength 1 by default)'
 
@@ -100,6 +104,7 @@ program
     false,
   )
   .option('--lora <file[:strength]>', loraHelp, loraSpec, [])
+  .addOption(tilingOption)
   .addOption(
     new Option(
       '--controlnet-blocks <list>',
@@ -120,6 +125,7 @@ program
         dtype: o.dtype,
         attention: o.attention,
         loras: o.lora,
+        tiling: o.tiling,
         progress: progressBar(),
         warn: (message) => console.warn(`cascade: ${message}`),
       })
@@ -145,6 +151,7 @@ program
       ...(o.controlnetBlocks ? { controlnetBlocks: o.controlnetBlocks } : {}),
       outDir: o.out,
       loras: o.lora,
+      tiling: o.tiling,
       progress: progressBar(),
     })
     for (const l of o.lora as LoraSpec[]) console.log(`merged LoRA ${l.path} at strength ${l.strength}`)
@@ -168,6 +175,7 @@ program
   )
   .addOption(attention)
   .option('--lora <file[:strength]>', loraHelp, loraSpec, [])
+  .addOption(tilingOption)
   .option('--revision <rev>', 'Hub revision: branch, tag or commit', 'main')
   .option(
     '--download-dir <dir>',
@@ -186,6 +194,7 @@ program
       keepDownloads: o.keepDownloads,
       revision: o.revision,
       loras: o.lora,
+      tiling: o.tiling,
       hubUrl: process.env.HF_ENDPOINT || undefined,
       accessToken: process.env.HF_TOKEN || undefined,
       download: downloadBar(),
@@ -235,12 +244,19 @@ program
   .option('--decoder-steps <n>', "Stage B steps (model's default)", int)
   .option('--decoder-guidance <x>', "Stage B guidance (model's default)", float)
   .option('-n, --n <n>', 'number of images (one batch)', int, 1)
+  .addOption(
+    new Option(
+      '--tiling [axes]',
+      'seamless tiling on both axes, or x (left-right) or y (top-bottom) only; needs a model converted with --tiling',
+    ).choices(['x', 'y']),
+  )
   .addOption(providerOption)
   .option('--cpu', 'the same as --provider cpu', false)
   .requiredOption('--out <file>', 'output file (.png, .webp, .jpeg); several images get -1, -2, ...')
   .action(async (o) => {
     if (o.n < 1) throw new InvalidArgumentError('-n must be at least 1')
-    await generateCommand({ ...o, provider: o.cpu ? 'cpu' : o.provider })
+    const tiling = o.tiling === true ? 'xy' : o.tiling
+    await generateCommand({ ...o, provider: o.cpu ? 'cpu' : o.provider, ...(tiling ? { tiling } : {}) })
   })
 
 program

@@ -13,8 +13,9 @@ import { basename, join } from 'node:path'
 import { convertImageStages } from './convert-image.ts'
 import { type LoraPart, type LoraSpec, readLoraFile } from './lora/lora-file.ts'
 import { type MergedLora, mergeLoras } from './lora/merge.ts'
-import { FAMILY_SETTINGS, type Family, Manifest } from './manifest.ts'
+import { FAMILY_SETTINGS, type Family, Manifest, tileFile } from './manifest.ts'
 import { type Kwargs, readConfigFile } from './models/config.ts'
+import type { StageOptions } from './models/stage-c.ts'
 import type { AttentionKernel, Graph, GraphDtype } from './onnx/graph.ts'
 import { locateStageFiles, type StageFiles, TOKENIZER_DIR } from './source-files.ts'
 import { type BuiltGraph, familyStages, loadCheckpoint, type StageId, stageSpec } from './stages.ts'
@@ -45,6 +46,8 @@ export interface ConvertStageOptions {
   name?: string
   /** A graph of the same weights already written: share its external data file instead of writing another. */
   shareDataWith?: WrittenGraph
+  /** Also write the stage's tile graphs (`<name>_tile.onnx`, reading the plain graph's weights file). */
+  tiling?: boolean
 }
 
 export interface WrittenGraph {
@@ -84,15 +87,30 @@ export function convertStage(o: ConvertStageOptions): WrittenGraph[] {
 
 function buildStage(sd: StateDict, o: Omit<ConvertStageOptions, 'weights'>): WrittenGraph[] {
   const kwargs = typeof o.config === 'string' ? readConfigFile(o.config) : o.config
-  const built = stageSpec(o.family, o.stage).build(sd, kwargs, {
+  const spec = stageSpec(o.family, o.stage)
+  const tiles = spec.tiles
+  if (o.tiling && !tiles)
+    throw new Error(`stage ${o.stage} has no tile graphs (--tiling builds them for stages c, b and a)`)
+  const opts: StageOptions = {
     dtype: o.dtype ?? 'fp32',
     attention: o.attention ?? 'matmul',
     extraInputs: o.extraInputs ?? false,
     ...(o.controlnetBlocks ? { controlnetBlocks: o.controlnetBlocks } : {}),
-  })
+  }
+  const built = spec.build(sd, kwargs, opts)
   if (o.name && built.length !== 1) throw new Error(`stage ${o.stage} writes ${built.length} graphs, not one`)
   mkdirSync(o.outDir, { recursive: true })
-  return built.map((b) => writeGraph(o.name ? renamed(b, o.name) : b, o.outDir, o.progress, o.shareDataWith))
+  const written = built.map((b) =>
+    writeGraph(o.name ? renamed(b, o.name) : b, o.outDir, o.progress, o.shareDataWith),
+  )
+  if (!o.tiling || !tiles) return written
+  // Each tile graph beside its plain graph, reading the plain graph's weights.
+  const tiled = spec.build(sd, kwargs, { ...opts, tiling: true }).flatMap((t) => {
+    const base = written[built.findIndex((b) => b.file === t.file)]
+    if (!tiles.includes(t.file) || !base) return []
+    return [writeGraph({ ...t, file: tileFile(base.file) }, o.outDir, o.progress, base)]
+  })
+  return [...written, ...tiled]
 }
 
 function renamed(b: BuiltGraph, stem: string): BuiltGraph {
@@ -159,6 +177,8 @@ export interface ConvertModelOptions {
   loras?: LoraSpec[]
   /** Told about image checkpoints that are present but not converted (a ControlNet that does not fit Stage C). */
   warn?: (message: string) => void
+  /** Also write the tile graphs of Stage C, Stage B and Stage A's decoder (manifest.ts TILE_GRAPHS). */
+  tiling?: boolean
 }
 
 export async function convertModel(o: ConvertModelOptions): Promise<Manifest> {
@@ -206,7 +226,10 @@ export async function convertModel(o: ConvertModelOptions): Promise<Manifest> {
     }
     return written
   }
-  for (const { stage, found } of stages) converted[stage] = { found, written: await convert(stage, found) }
+  for (const { stage, found } of stages) {
+    const tiling = o.tiling && stageSpec(o.family, stage).tiles ? { tiling: true } : {}
+    converted[stage] = { found, written: await convert(stage, found, tiling) }
+  }
   const stageC = converted.c
   if (stageC) await convertImageStages(o.family, o.from, stageC, convert, o.warn)
   const manifest: Manifest = {

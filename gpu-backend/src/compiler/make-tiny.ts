@@ -245,6 +245,7 @@ export async function makeTiny(o: MakeTinyOptions): Promise<Manifest> {
     outDir: o.outDir,
     variant,
     randomWeights: true,
+    tiling: true,
     ...(o.dtype ? { dtype: o.dtype } : {}),
     ...(o.progress ? { progress: o.progress } : {}),
   })

@@ -74,6 +74,19 @@ export const IMAGE_GRAPH_NAMES = {
   stageCControlNet: 'stage_c_cnet',
 } as const
 
+/**
+ * The tile graphs of a directory converted with `--tiling` (blocks/borders.ts): each reads its plain graph's
+ * weights file and takes one more input, `tiling` bool (2) = (height, width wraps). Stage C, Stage B, Stage A's
+ * decoder, as `graphs` names them.
+ */
+export const TILE_GRAPHS = { c: 'stage_c_tile', b: 'stage_b_tile', a: 'stage_a_decoder_tile' } as const
+
+/** A graph file's tile variant: stage_c.onnx -> stage_c_tile.onnx. */
+export const tileFile = (file: string) => file.replace(/\.onnx$/, '_tile.onnx')
+
+/** Whether a model directory can generate tiled images: it has every tile graph. */
+export const supportsTiling = (m: Manifest) => Object.values(TILE_GRAPHS).every((name) => name in m.graphs)
+
 export const FAMILY_SETTINGS: Record<Family, FamilySettings> = {
   'stable-cascade': {
     stage_a_scale: 0.43,

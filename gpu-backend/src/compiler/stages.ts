@@ -48,6 +48,11 @@ export interface BuiltGraph {
 
 export interface StageSpec {
   build(sd: StateDict, kwargs: Kwargs | undefined, opts: StageOptions): BuiltGraph[]
+  /**
+   * The files of `build` that have a tile variant (built with `tiling`, written as `<name>_tile.onnx`): the graphs
+   * a text-to-image generation runs.
+   */
+  tiles?: readonly string[]
 }
 
 /** Maps diffusers-format names onto the original ones (a no-op for original checkpoints). */
@@ -63,17 +68,19 @@ export function loadCheckpoint(paths: string[]): StateDict {
   return sd
 }
 
-/** A stage that compiles to one graph. */
+/** A stage that compiles to one graph; `tiles`: it has a tile variant. */
 function oneGraph<C extends object>(
   file: string,
   config: (sd: StateDict, kwargs: Kwargs | undefined) => C,
   build: (sd: StateDict, cfg: C, opts: StageOptions) => Graph,
+  tiles = false,
 ): StageSpec {
   return {
     build(sd, kwargs, opts) {
       const cfg = config(sd, kwargs)
       return [{ file, graph: build(sd, cfg, opts), config: cfg }]
     },
+    ...(tiles ? { tiles: [file] } : {}),
   }
 }
 
@@ -87,6 +94,7 @@ function stageA(family: Family): StageSpec {
         { file: 'stage_a_encoder.onnx', graph: buildStageAEncoder(sd, config, opts), config },
       ]
     },
+    tiles: ['stage_a_decoder.onnx'],
   }
 }
 
@@ -99,6 +107,7 @@ const stageC: StageSpec = {
     const config = opts.controlnetBlocks ? { ...cfg, controlnetBlocks: opts.controlnetBlocks } : cfg
     return [{ file: 'stage_c.onnx', graph: buildStageC(sd, cfg, opts), config }]
   },
+  tiles: ['stage_c.onnx'],
 }
 
 /** A ControlNet and its controlnet.json: type, the Stage C ResBlock calls its outputs feed, the hint's stride. */
@@ -128,7 +137,7 @@ export const STAGES: Record<Family, Partial<Record<StageId, StageSpec>>> = {
   'stable-cascade': {
     text: textEncoder,
     c: stageC,
-    b: oneGraph('stage_b.onnx', stageBConfig, buildStageB),
+    b: oneGraph('stage_b.onnx', stageBConfig, buildStageB, true),
     a: stageA('stable-cascade'),
     effnet: oneGraph(`${IMAGE_GRAPH_NAMES.effnet}.onnx`, effnetEncoderConfig, buildEffnetEncoder),
     clip_vision: oneGraph(`${IMAGE_GRAPH_NAMES.clipVision}.onnx`, clipVisionConfig, buildClipVision),
@@ -138,8 +147,8 @@ export const STAGES: Record<Family, Partial<Record<StageId, StageSpec>>> = {
   'wuerstchen-v2': {
     text: textEncoder,
     text_2: oneGraph('text_encoder_2.onnx', clipTextConfig, buildClipText),
-    c: oneGraph('stage_c.onnx', wuerstchenPriorConfig, buildWuerstchenPrior),
-    b: oneGraph('stage_b.onnx', wuerstchenDiffNeXtConfig, buildWuerstchenDiffNeXt),
+    c: oneGraph('stage_c.onnx', wuerstchenPriorConfig, buildWuerstchenPrior, true),
+    b: oneGraph('stage_b.onnx', wuerstchenDiffNeXtConfig, buildWuerstchenDiffNeXt, true),
     a: stageA('wuerstchen-v2'),
   },
 }

@@ -1,8 +1,8 @@
 // The text-to-image pipeline: Stage C (prior) -> Stage B (decoder) -> Stage A (VQGAN decode), in numbered
 // phases like a diffusers pipeline's __call__. Everything is validated before the first model call; an abort
 // (AbortSignal) stops the work between two model calls.
-import type { OutputFormat } from '../../../shared/src/index.ts'
-import { runFloat32 } from '../runtime/session.ts'
+import type { OutputFormat, TilingAxes } from '../../../shared/src/index.ts'
+import { type ort, runFloat32 } from '../runtime/session.ts'
 import { encodeImage, toRgb8 } from './image.ts'
 import { type LatentSizes, latentSizes } from './latents.ts'
 import type { LoadedModel } from './model.ts'
@@ -12,6 +12,7 @@ import { type StageRun, sampleStage, usesGuidance } from './sample.ts'
 import { denoiseOnDevice } from './stages-on-device.ts'
 import { type DiffusionStage, type HostTensor, outputOf, sliceBatch, zeros } from './tensor.ts'
 import { stageConditioning, type TextEncoders, type TextStates } from './text.ts'
+import { tilingFeed, tilingProblems } from './tiling.ts'
 
 export interface ImageSpec {
   seed: number
@@ -33,6 +34,8 @@ export interface GenerateRequest {
   /** Explicit times per stage (steps + 1 values in [0, 1], as diffusers' `timesteps=`); default: the sampler's. */
   priorTimesteps?: readonly number[]
   decoderTimesteps?: readonly number[]
+  /** Seamless tiling: run the tile graphs, wrapping these image axes. */
+  tiling?: TilingAxes
   /**
    * Sizes of the groups of images that form one reference batch, in order (default: the whole batch). Stable
    * Cascade's CFG rescale takes its statistics over a group, so independent jobs batched together stay
@@ -84,7 +87,10 @@ export async function generate(
   const groups = req.groups ?? [batch]
   const sizes = opts.latents ?? latentSizes(model.manifest.family, req.width, req.height)
   const text = opts.text ?? model.text
-  validate(req, groups, sizes, text)
+  validate(model, req, groups, sizes, text)
+  // A tiled image runs the tile graphs, each fed the axes that wrap.
+  const stages = req.tiling && model.tileStages ? await model.tileStages() : model.stages
+  const feeds: Feeds = req.tiling ? { tiling: tilingFeed(req.tiling) } : {}
   const noise = opts.noise ?? threadNoise(req.images.map((i) => i.seed))
   const settings = model.manifest.settings
   const timings: Timings = { text: 0, stage_c: 0, stage_b: 0, stage_a: 0, encode: 0 }
@@ -114,16 +120,14 @@ export async function generate(
   // 3-5. Prior (Stage C); decoder (Stage B) conditioned on the prior's result (de-normalized for Würstchen v2),
   // unconditional effnet = zeros; decode (Stage A; the graph applies the family's latent scale). With the loop on
   // the device, the latents stay there and only the images come back.
-  const feedsC = (states: TextStates) =>
-    stageConditioning(model.stages.c, settings.text.stage_c, states, batch)
-  const feedsB = (states: TextStates) =>
-    stageConditioning(model.stages.b, settings.text.stage_b, states, batch)
-  const common = { groups, noise, ...(opts.signal ? { signal: opts.signal } : {}) }
+  const feedsC = (states: TextStates) => stageConditioning(stages.c, settings.text.stage_c, states, batch)
+  const feedsB = (states: TextStates) => stageConditioning(stages.b, settings.text.stage_b, states, batch)
+  const common = { groups, noise, feeds, ...(opts.signal ? { signal: opts.signal } : {}) }
   const runs: Record<DiffusionStage, StageRun> = {
     c: {
       ...common,
       stage: 'c',
-      session: model.stages.c,
+      session: stages.c,
       sampler: model.samplers.c,
       shape: shapes.c,
       start: start.c,
@@ -137,7 +141,7 @@ export async function generate(
     b: {
       ...common,
       stage: 'b',
-      session: model.stages.b,
+      session: stages.b,
       sampler: model.samplers.b,
       shape: shapes.b,
       start: start.b,
@@ -149,9 +153,10 @@ export async function generate(
       onStep: (step, steps) => opts.onStep?.({ stage: 'b', step, steps }),
     },
   }
+  const decode: DecodeRun = { session: stages.a, feeds }
   const { prior, decoder, decoded } = model.device
-    ? await denoiseOnDevice(model, model.device, runs, clock)
-    : await denoiseOnHost(model, runs, clock)
+    ? await denoiseOnDevice(model, model.device, runs, decode, clock)
+    : await denoiseOnHost(model, runs, decode, clock)
   opts.onStep?.({ stage: 'a', step: 1, steps: 1 })
 
   // 6. Encode the images, all at once: sharp encodes on libuv's thread pool, one image per thread.
@@ -183,6 +188,7 @@ function parameters(model: LoadedModel, req: GenerateRequest, image: ImageSpec):
     prior_guidance: String(req.priorGuidance),
     decoder_steps: String(req.decoderSteps),
     decoder_guidance: String(req.decoderGuidance),
+    ...(req.tiling ? { tiling: req.tiling } : {}),
     Software: 'cascade-edge',
   }
 }
@@ -200,6 +206,15 @@ function rows(states: TextStates, start: number, end: number): TextStates {
 
 export type PhaseClock = (phase: keyof Timings, since: number) => void
 
+/** Graph inputs every call of a stage takes as they are (a tile graph's `tiling`). */
+export type Feeds = Record<string, ort.Tensor>
+
+/** Stage A's decoder and what it takes besides the latent. */
+export interface DecodeRun {
+  session: ort.InferenceSession
+  feeds: Feeds
+}
+
 export interface Denoised {
   /** The prior's output (before any de-normalization), the decoder's latent, Stage A's images before the clamp. */
   prior: HostTensor
@@ -211,6 +226,7 @@ export interface Denoised {
 async function denoiseOnHost(
   model: LoadedModel,
   runs: Record<DiffusionStage, StageRun>,
+  decode: DecodeRun,
   clock: PhaseClock,
 ): Promise<Denoised> {
   let t0 = performance.now()
@@ -227,7 +243,7 @@ async function denoiseOnHost(
   clock('stage_b', t0)
   b.signal?.throwIfAborted()
   t0 = performance.now()
-  const decoded = outputOf(await runFloat32(model.stages.a, { latent: decoder }), 'image')
+  const decoded = outputOf(await runFloat32(decode.session, { ...decode.feeds, latent: decoder }), 'image')
   clock('stage_a', t0)
   return { prior, decoder, decoded }
 }
@@ -241,6 +257,7 @@ function denormalize(prior: HostTensor, d: { mean: number; std: number } | undef
 }
 
 function validate(
+  model: LoadedModel,
   req: GenerateRequest,
   groups: readonly number[],
   sizes: LatentSizes,
@@ -277,5 +294,8 @@ function validate(
   // Stage B unshuffles its latent by 2.
   if (sizes.b.some((v) => v % 2)) problems.push(`Stage B latent ${sizes.b.join('×')} must have even sides`)
   if (!text) problems.push('the model has no text encoder and no text states were given')
+  if (req.tiling && !model.tileStages)
+    problems.push(`tiling: ${model.dir} has no tile graphs (convert it with --tiling)`)
+  else if (req.tiling) problems.push(...tilingProblems(model.manifest, sizes, req.tiling))
   if (problems.length) throw new PipelineInputError(problems.join('; '))
 }

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { MODELS, type ModelId } from '../../../shared/src/index.ts'
 import { sha256File } from '../compiler/convert.ts'
-import { type Family, Manifest } from '../compiler/manifest.ts'
+import { type Family, Manifest, supportsTiling, TILE_GRAPHS } from '../compiler/manifest.ts'
 import { type ProviderChoice, type ProviderProbe, selectProvider } from '../runtime/providers.ts'
 import { createSession, type ort, type SessionOptions } from '../runtime/session.ts'
 import { DEFAULT_STAGE_C_TIMESTEPS, ddpmWuerstchen } from '../samplers/ddpm-wuerstchen.ts'
@@ -15,11 +15,23 @@ import { DeviceGraphs } from './device-graphs.ts'
 import type { DiffusionStage } from './tensor.ts'
 import { type EncoderSession, OnnxTextEncoders, type TextEncoders } from './text.ts'
 
+/** Stage C, Stage B and Stage A's decoder: the sessions a text-to-image generation runs. */
+export interface StageSessions {
+  c: ort.InferenceSession
+  b: ort.InferenceSession
+  a: ort.InferenceSession
+}
+
 export interface LoadedModel {
   dir: string
   id: ModelId
   manifest: Manifest
-  stages: { c: ort.InferenceSession; b: ort.InferenceSession; a: ort.InferenceSession }
+  stages: StageSessions
+  /**
+   * The tile graphs' sessions (compiler/manifest.ts TILE_GRAPHS), loaded on the first tiled generation and kept, so a
+   * service that never tiles holds no second copy of the weights; absent when the directory has no tile graphs.
+   */
+  tileStages?: () => Promise<StageSessions>
   /** Absent when the directory has no text encoder graph: text states must then be injected. */
   text?: TextEncoders
   samplers: Record<DiffusionStage, Sampler>
@@ -105,6 +117,31 @@ function readManifest(dir: string): Manifest {
   return parsed.data
 }
 
+const PLAIN_GRAPHS = { c: 'stage_c', b: 'stage_b', a: 'stage_a_decoder' } as const
+
+/**
+ * Opens the three stage sessions. allSettled: a failed load returns only once the others are done (and released),
+ * so no native load is still running when the caller tears the thread down (a pipeline worker is terminated on a
+ * failed load).
+ */
+async function openStages(
+  open: (stage: keyof StageSessions) => Promise<ort.InferenceSession>,
+): Promise<StageSessions> {
+  const order = ['c', 'b', 'a'] as const
+  const settled = await Promise.allSettled(order.map(open))
+  const failed = settled.find((r) => r.status === 'rejected')
+  if (failed) {
+    await Promise.all(settled.map((r) => (r.status === 'fulfilled' ? r.value.release() : undefined)))
+    throw failed.reason
+  }
+  const [c, b, a] = settled.map((r) => (r as PromiseFulfilledResult<ort.InferenceSession>).value) as [
+    ort.InferenceSession,
+    ort.InferenceSession,
+    ort.InferenceSession,
+  ]
+  return { c, b, a }
+}
+
 export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<LoadedModel> {
   const { provider: choice = 'cpu', loop, verifySha256, ...sessionOpts } = opts
   const manifest = readManifest(dir)
@@ -118,24 +155,24 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Lo
   const onDevice = (loop ?? (provider.provider === 'cpu' ? 'host' : 'device')) === 'device'
   const base = { ...sessionOpts, provider: provider.provider }
   const loaded: ort.InferenceSession[] = []
-  const session = async (name: string, outputsOnDevice = false) => {
-    const s = await createSession(graphPath(dir, manifest, name), { ...base, outputsOnDevice })
+  const session = async (name: string) => {
+    const s = await createSession(graphPath(dir, manifest, name), base)
     loaded.push(s)
     return s
   }
+  // Stage C and B leave their outputs on the device for the loop there (sample-on-device.ts).
+  const open = (names: Record<keyof StageSessions, string>) =>
+    openStages(async (stage) =>
+      createSession(graphPath(dir, manifest, names[stage]), {
+        ...base,
+        outputsOnDevice: onDevice && stage !== 'a',
+      }),
+    )
   const encoders: EncoderSession[] = []
-  let stages: [ort.InferenceSession, ort.InferenceSession, ort.InferenceSession]
+  let stages: StageSessions
   try {
-    // allSettled: a failed load returns only once the others are done, so no native load is still running when
-    // the caller tears the thread down (a pipeline worker is terminated on a failed load).
-    const settled = await Promise.allSettled([
-      session('stage_c', onDevice),
-      session('stage_b', onDevice),
-      session('stage_a_decoder'),
-    ])
-    const failed = settled.find((r) => r.status === 'rejected')
-    if (failed) throw failed.reason
-    stages = settled.map((r) => (r as PromiseFulfilledResult<ort.InferenceSession>).value) as typeof stages
+    stages = await open(PLAIN_GRAPHS)
+    loaded.push(stages.c, stages.b, stages.a)
     for (const name of TEXT_ENCODERS) {
       const g = manifest.graphs[name]
       if (!g) break
@@ -149,13 +186,25 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Lo
     await Promise.all(loaded.map((s) => s.release()))
     throw err
   }
-  const [c, b, a] = stages
+  let tiles: Promise<StageSessions> | undefined
   const [first, ...rest] = encoders
   return {
     dir,
     id: modelIdOf(manifest.family, manifest.variant),
     manifest,
-    stages: { c, b, a },
+    stages,
+    ...(supportsTiling(manifest)
+      ? {
+          tileStages: () => {
+            // A failed load is not kept: the next tiled job tries again.
+            tiles ??= open(TILE_GRAPHS).catch((err: unknown) => {
+              tiles = undefined
+              throw err
+            })
+            return tiles
+          },
+        }
+      : {}),
     ...(first ? { text: new OnnxTextEncoders([first, ...rest]) } : {}),
     samplers: samplersFor(manifest),
     provider,

@@ -37,7 +37,7 @@ export async function sampleStageOnDevice(o: DeviceStageRun): Promise<ort.Tensor
   })
   const uploaded = typedFeeds(o.session, batchedConditioning(o))
   for (const [name, t] of Object.entries(uploaded)) uploaded[name] = await o.graphs.upload(t)
-  const cond = { ...uploaded, ...o.deviceCond }
+  const cond = { ...uploaded, ...o.deviceCond, ...o.feeds }
   const guide = guided ? guidanceFeeds(o.guidance, o.groups) : undefined
   const guideFeeds = guide && {
     weight: vector(guide.weight),

@@ -23,6 +23,8 @@ export interface StageRun {
   groups: readonly number[]
   /** Inputs besides x and r, conditional batch; `uncond` is used only with guidance. */
   cond: Record<string, HostTensor>
+  /** Inputs every model call takes as they are, whatever the batch (a tile graph's `tiling`). */
+  feeds?: Record<string, ort.Tensor>
   uncond?: Record<string, HostTensor>
   noise: NoiseSource
   /** The stage's first draw when it was asked for earlier (else drawn here). */
@@ -78,6 +80,7 @@ export async function sampleStage(o: StageRun): Promise<HostTensor> {
     const xt: HostTensor = { data: x, dims: [...o.shape] }
     const out = await runFloat32(o.session, {
       ...condFeeds,
+      ...o.feeds,
       x: guided ? concatBatch(xt, xt) : xt,
       r: { data: new Float32Array(rows).fill(o.sampler.modelInput(t)), dims: [rows] },
     })

@@ -4,7 +4,7 @@
 import type { ort } from '../runtime/session.ts'
 import { runFloat32 } from '../runtime/session.ts'
 import type { DeviceGraphs } from './device-graphs.ts'
-import type { Denoised, PhaseClock } from './generate.ts'
+import type { DecodeRun, Denoised, PhaseClock } from './generate.ts'
 import type { LoadedModel } from './model.ts'
 import type { StageRun } from './sample.ts'
 import { usesGuidance } from './sample.ts'
@@ -15,6 +15,7 @@ export async function denoiseOnDevice(
   model: LoadedModel,
   graphs: DeviceGraphs,
   runs: Record<DiffusionStage, StageRun>,
+  decode: DecodeRun,
   clock: PhaseClock,
 ): Promise<Denoised> {
   let t0 = performance.now()
@@ -28,7 +29,7 @@ export async function denoiseOnDevice(
     const toEffnet = await graphs.handoff({
       ...(d ? { affine: { scale: Math.fround(d.mean), shift: Math.fround(d.std) } } : {}),
       zerosAfter: usesGuidance(runs.b.guidance),
-      type: inputType(model.stages.b, 'effnet'),
+      type: inputType(runs.b.session, 'effnet'),
     })
     const effnet = (await toEffnet.run({ x: prior })).y as ort.Tensor
     kept.push(effnet)
@@ -37,14 +38,14 @@ export async function denoiseOnDevice(
     clock('stage_b', t0)
     runs.b.signal?.throwIfAborted()
     t0 = performance.now()
-    const latentType = inputType(model.stages.a, 'latent')
+    const latentType = inputType(decode.session, 'latent')
     let latent = decoder
     if (latentType !== 'float32') {
       latent = (await (await graphs.handoff({ zerosAfter: false, type: latentType })).run({ x: decoder }))
         .y as ort.Tensor
       kept.push(latent)
     }
-    const decoded = outputOf(await runFloat32(model.stages.a, { latent }), 'image')
+    const decoded = outputOf(await runFloat32(decode.session, { ...decode.feeds, latent }), 'image')
     clock('stage_a', t0)
     return { prior: await hostCopy(graphs, prior), decoder: await hostCopy(graphs, decoder), decoded }
   } finally {

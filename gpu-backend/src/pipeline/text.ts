@@ -1,6 +1,7 @@
 // Text conditioning: prompts -> text-encoder outputs (graph contract, models.md Part 1: `input_ids` /
 // `attention_mask` int64 (B, 77) in; `hidden_pre_norm`, `last_hidden_state`, `text_embeds` out), and those
 // outputs -> the conditioning inputs of a stage graph, as the manifest's `settings.text` lists them.
+import { TILING_INPUT } from '../compiler/blocks/borders.ts'
 import { ort, runFloat32 } from '../runtime/session.ts'
 import type { DiffusionStage, HostTensor } from './tensor.ts'
 import { numel, outputOf, zeros } from './tensor.ts'
@@ -95,8 +96,8 @@ function stackStates(rows: TextStates[]): TextStates {
   return out
 }
 
-/** Inputs of a stage graph that are not the latent, the noise level or the effnet conditioning. */
-const NON_TEXT_INPUTS = new Set(['x', 'r', 'effnet'])
+/** Inputs of a stage graph that are not text: the latent, the noise level, the effnet, a tile graph's axes. */
+const NON_TEXT_INPUTS = new Set(['x', 'r', 'effnet', TILING_INPUT])
 
 /**
  * Maps text states onto a stage graph's conditioning inputs, in graph order: the k-th conditioning input takes the

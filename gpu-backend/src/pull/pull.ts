@@ -35,6 +35,8 @@ export interface PullOptions {
   accessToken?: string
   revision?: string
   loras?: LoraSpec[]
+  /** Also write the tile graphs (convert --tiling). */
+  tiling?: boolean
   download?: DownloadProgress
   convert?: Progress
 }
@@ -161,6 +163,7 @@ async function convertInto(
       dtype,
       ...(o.attention ? { attention: o.attention } : {}),
       ...(o.loras ? { loras: o.loras } : {}),
+      ...(o.tiling ? { tiling: true } : {}),
       ...(o.convert ? { progress: o.convert } : {}),
     })
   } catch (e) {

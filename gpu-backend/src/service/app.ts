@@ -1,7 +1,8 @@
 // The GPU backend's HTTP API (api.md "Edge -> backend"):
 //   POST /v1/generate   signed job -> image bytes (Accept: image/*) or progress events + result (text/event-stream)
 //   GET  /healthz       the process is alive
-//   GET  /readyz        every model loaded and warmed up, with each model's capacity (free slots, queue depth)
+//   GET  /readyz        every model loaded and warmed up (each model: id, weights version, provider, tiling, and
+//                       its capacity: free slots, queue depth)
 //   GET  /metrics       Prometheus text
 import { Hono } from 'hono'
 import {
@@ -17,7 +18,8 @@ import {
   toBase64,
   verifyJobKey,
 } from '../../../shared/src/index.ts'
-import { limitErrors } from './limits.ts'
+import { supportsTiling } from '../compiler/manifest.ts'
+import { capabilityErrors, limitErrors } from './limits.ts'
 import type { ServiceMetrics } from './metrics.ts'
 import { type SignatureEnv, signature } from './middleware/signature.ts'
 import type { JobOutcome, JobResult, ModelScheduler, Ticket } from './scheduler.ts'
@@ -65,6 +67,7 @@ export function createApp(o: AppOptions): Hono<Env> {
             version: s.model.manifest.weights_version,
             provider: s.model.provider,
             capacity: s.capacity(),
+            tiling: supportsTiling(s.model.manifest),
           })),
         })
       : c.json(state.failure ? { status: 'failed', reason: state.failure } : { status: 'loading' }, 503),
@@ -85,7 +88,7 @@ export function createApp(o: AppOptions): Hono<Env> {
     async function generateImage(c) {
       const job = await parseJob(c.get('body'))
       const scheduler = schedulerFor(state, job)
-      const errors = limitErrors(job)
+      const errors = [...limitErrors(job), ...capabilityErrors(job, scheduler.model.manifest)]
       if (errors.length) throw new ApiError('invalid_request', 'the job exceeds the model limits', { errors })
       const full = () =>
         new ApiError('backend_unavailable', `the ${job.model} queue is full`, {

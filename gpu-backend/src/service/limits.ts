@@ -1,6 +1,7 @@
-// The model limits a job must respect (shared's registry, the API's bounds): the edge validated the public
-// request, but the backend is the one that pays for an oversized job, so it checks again.
+// The model limits a job must respect (shared's registry, the API's bounds) and what the loaded model can do: the
+// edge validated the public request, but the backend is the one that pays for an oversized job, so it checks again.
 import { type BackendJob, type FieldError, MODELS } from '../../../shared/src/index.ts'
+import { type Manifest, supportsTiling } from '../compiler/manifest.ts'
 
 /** api.md: prior_guidance 0..20, decoder_guidance 0..10. */
 const MAX_PRIOR_GUIDANCE = 20
@@ -26,4 +27,15 @@ export function limitErrors(job: BackendJob): FieldError[] {
   if (job.decoder_guidance > MAX_DECODER_GUIDANCE)
     errors.push({ path: 'decoder_guidance', message: `must be at most ${MAX_DECODER_GUIDANCE}` })
   return errors
+}
+
+/** What the model directory cannot do: a tiled job needs its tile graphs. */
+export function capabilityErrors(job: BackendJob, manifest: Manifest): FieldError[] {
+  if (!job.tiling || supportsTiling(manifest)) return []
+  return [
+    {
+      path: 'tiling',
+      message: `${job.model} has no tile graphs on this backend (convert it with cascade convert --tiling)`,
+    },
+  ]
 }

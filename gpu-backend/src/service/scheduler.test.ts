@@ -66,6 +66,29 @@ describe('ModelScheduler', () => {
     expect((await c?.outcome)?.ok).toBe(true)
   })
 
+  it('tiled jobs run apart from untiled ones and from other axis modes, and the run wraps their axes', async () => {
+    const { s, model } = scheduler({ batchWindowMs: 20 })
+    for (const [seed, tiling] of [
+      [1, 'xy'],
+      [2, undefined],
+      [3, 'xy'],
+      [4, 'x'],
+    ] as const)
+      s.submit(await job(seed, tiling ? { tiling } : {}), noEvents)
+    const runs = () => model.runs.map((r) => [r.request.tiling, r.request.images.map((i) => i.seed)])
+    await tick(60)
+    expect(runs()).toEqual([['xy', [1, 3]]])
+    for (let i = 0; i < 3; i++) {
+      model.runs[i]?.finish()
+      await tick(60)
+    }
+    expect(runs()).toEqual([
+      ['xy', [1, 3]],
+      [undefined, [2]],
+      ['x', [4]],
+    ])
+  })
+
   it('a full batch starts without waiting out the window', async () => {
     const { s, model } = scheduler({ batchWindowMs: 60_000, maxBatch: 2 })
     s.submit(await job(1), noEvents)

@@ -66,7 +66,9 @@ interface Running {
 
 /** Jobs that can share a pipeline run: everything but prompts, seed and output format agrees. */
 const batchKey = (j: BackendJob) =>
-  [j.width, j.height, j.prior_steps, j.prior_guidance, j.decoder_steps, j.decoder_guidance].join('|')
+  [j.width, j.height, j.prior_steps, j.prior_guidance, j.decoder_steps, j.decoder_guidance, j.tiling].join(
+    '|',
+  )
 
 const DEFAULT_RUN_SECONDS = 5
 
@@ -236,6 +238,7 @@ export class ModelScheduler {
           priorGuidance: job.prior_guidance,
           decoderSteps: job.decoder_steps,
           decoderGuidance: job.decoder_guidance,
+          ...(job.tiling ? { tiling: job.tiling } : {}),
           groups: entries.map(() => 1),
         },
         { signal: run.ctrl.signal, onStep: (s) => this.#progress(entries, s) },

@@ -16,7 +16,7 @@
 // `X-Seed`, `X-Model-Version` and `Server-Timing` (queue, text, stage_c, stage_b, stage_a, encode).
 import { z } from 'zod'
 import { MODEL_IDS } from '../models.ts'
-import { OUTPUT_FORMATS } from './generation.ts'
+import { OUTPUT_FORMATS, TILING_AXES } from './generation.ts'
 import { STAGES } from './jobs.ts'
 import { ERROR_CODES } from './problem.ts'
 
@@ -39,6 +39,8 @@ export const Job = z
     decoder_steps: z.number().int().min(1),
     decoder_guidance: z.number().min(0),
     output_format: z.enum(OUTPUT_FORMATS),
+    /** Absent for an image that does not tile, so the keys of untiled requests stay what they were. */
+    tiling: z.enum(TILING_AXES).optional(),
   })
   .meta({ id: 'Job' })
 export type Job = z.infer<typeof Job>

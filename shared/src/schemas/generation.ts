@@ -12,6 +12,10 @@ export const CONTENT_TYPES: Record<OutputFormat, string> = {
 
 export const SIZE_PATTERN = /^(\d{3,4})x(\d{3,4})$/
 
+/** Which image axes wrap in a tiled generation: `tiling: true` resolves to "xy". */
+export const TILING_AXES = ['xy', 'x', 'y'] as const
+export type TilingAxes = (typeof TILING_AXES)[number]
+
 /** Strict: an unknown field is a 400, so a typo never silently changes what is generated or cached. */
 export const GenerationRequest = z
   .strictObject({
@@ -56,6 +60,14 @@ export const GenerationRequest = z
       .optional()
       .meta({ description: "Stage B steps; model's default" }),
     decoder_guidance: z.number().min(0).max(10).optional(),
+    tiling: z
+      .union([z.boolean(), z.enum(['x', 'y'])])
+      .optional()
+      .meta({
+        description:
+          'Seamless tiling: the image wraps around, so copies of it laid side by side show no seam. true: both ' +
+          'axes; "x": left and right edges only; "y": top and bottom only. Models that support it: GET /v1/models `tiling`',
+      }),
     output_format: z.enum(OUTPUT_FORMATS).default('png'),
     response_format: z.enum(['url', 'b64_json']).default('url'),
   })

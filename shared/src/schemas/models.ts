@@ -41,6 +41,10 @@ export const ModelEntry = z
       max_decoder_steps: z.number(),
     }),
     license: z.object({ id: z.string(), commercial_use: z.boolean(), text: z.string() }),
+    tiling: z.boolean().meta({
+      description:
+        'Serves seamless tiling (the request field `tiling`): its backends have tile graphs (`cascade convert --tiling`)',
+    }),
     demo: z.boolean().meta({
       description:
         'Served with random weights (a `cascade make-tiny` demo model): its images are noise by design',

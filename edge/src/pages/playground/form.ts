@@ -1,5 +1,6 @@
 // Playground script, part 1 (plain JS, runs first): DOM helpers, the models from GET /v1/models (defaults,
-// limits, licence, the `demo` flag that raises the random-weights banner) and the form -> request body.
+// limits, licence, the `demo` flag that raises the random-weights banner, `tiling` that enables the checkbox) and
+// the form -> request body.
 // biome-ignore lint/complexity/noUselessStringRaw: raw, so the browser gets exactly the text written here
 export const FORM_JS = String.raw`
 const $ = (id) => document.getElementById(id)
@@ -42,6 +43,12 @@ function applyModel() {
   const counts = Array.from({ length: m.limits.max_n }, (_, i) => String(i + 1))
   setOptions($('n'), counts, $('n').value || '1')
   $('license').textContent = m.license.text + (m.license.commercial_use ? '' : ' (non-commercial use only)')
+  // Only a model whose backends have tile graphs takes tiling.
+  $('tiling').disabled = !m.tiling
+  if (!m.tiling) $('tiling').checked = false
+  $('tiling-note').textContent = m.tiling
+    ? 'the image repeats without a seam, side by side and top to bottom'
+    : m.id + ' has no tile graphs here (cascade convert --tiling)'
   const banner = $('demo-banner')
   banner.hidden = !m.demo
   banner.replaceChildren(
@@ -73,7 +80,7 @@ function requestBody() {
   const body = {}
   for (const [k, v] of new FormData(form)) {
     if (v === '') continue
-    body[k] = NUMERIC.includes(k) ? Number(v) : v
+    body[k] = NUMERIC.includes(k) ? Number(v) : k === 'tiling' ? true : v
   }
   return body
 }
@@ -86,6 +93,7 @@ function fillForm(r) {
   $('size').value = r.size
   $('n').value = '1'
   $('seed').value = String(r.seed)
+  $('tiling').checked = Boolean(r.tiling) && !$('tiling').disabled
   $('prompt').focus()
 }
 

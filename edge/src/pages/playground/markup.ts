@@ -26,6 +26,8 @@ export const MARKUP = `<header>
             placeholder="derived from the request">
           <button id="random-seed" type="button" title="pick a random seed">random</button>
         </span></label>
+      <label class="span2 check"><input id="tiling" name="tiling" type="checkbox">
+        Seamless tiling <small id="tiling-note"></small></label>
     </div>
     <div class="grid">
       <fieldset><legend>Prior (Stage C)</legend>

@@ -39,6 +39,7 @@ function resultsOf(body, model, data, seconds) {
     decoder_steps: body.decoder_steps ?? d.decoder_steps,
     decoder_guidance: body.decoder_guidance ?? d.decoder_guidance,
     output_format: body.output_format ?? d.output_format,
+    tiling: body.tiling === true,
     seconds,
     created: Date.now(),
   }))
@@ -54,6 +55,7 @@ function figure(r) {
     ['decoder', r.decoder_steps + ' steps, guidance ' + r.decoder_guidance],
     ['format', r.output_format],
   ]
+  if (r.tiling) params.push(['tiling', 'seamless'])
   if (r.seconds !== undefined) params.push(['time', r.seconds.toFixed(1) + ' s'])
   const reuse = el('button', { type: 'button' }, 'Use these settings')
   reuse.addEventListener('click', () => fillForm(r))

@@ -26,6 +26,8 @@ textarea, input, select, button { font: inherit; color: var(--fg); background: v
 textarea { resize: vertical; width: 100%; }
 .grid { display: grid; grid-template-columns: repeat(2, 1fr); gap: .6rem; }
 .span2 { grid-column: span 2; }
+.check { flex-direction: row; align-items: center; gap: .5rem; color: var(--fg); }
+.check input { margin: 0; }
 .with-button { display: flex; gap: .4rem; }
 .with-button input { flex: 1; min-width: 0; }
 fieldset { border: 1px solid var(--line); border-radius: 8px; margin: 0; padding: .4rem .7rem .7rem;

@@ -5,17 +5,10 @@
 // matrices as MatMuls. The matrices are built in the graph from the runtime sizes, so the effnet and the
 // latent keep dynamic sizes; they are tiny (levels × effnet size) next to the model.
 import type { Graph, Value } from '../onnx/graph.ts'
-import { div, matmul, mul, sub, transpose, unsqueeze } from '../onnx/ops.ts'
-
-const A = -0.5
-
-/** Keys cubic convolution kernel with a = −0.5 (aten's aa_filter for bicubic). */
-function keysCubic(t: number): number {
-  const x = Math.abs(t)
-  if (x < 1) return ((A + 2) * x - (A + 3)) * x * x + 1
-  if (x < 2) return ((A * x - 5 * A) * x + 8 * A) * x - 4 * A
-  return 0
-}
+import { div, mul, sub, unsqueeze } from '../onnx/ops.ts'
+import { bordersOf } from './borders.ts'
+import { keysCubic, keysCubicInGraph } from './keys-cubic.ts'
+import { periodicWeightsInGraph, resizeSeparable } from './periodic-resize.ts'
 
 /** align_corners scale: (in − 1)/(out − 1), 0 for a single output (aten area_pixel_compute_scale). */
 const alignCornersScale = (inSize: number, outSize: number) =>
@@ -65,26 +58,18 @@ export function bicubicAAWeightsInGraph(g: Graph, inSize: Value, outSize: Value)
   const centre = unsqueeze(g, mul(g, scale, g.op1('Add', [i, half])), [1])
   const j = unsqueeze(g, g.op1('Range', [f(0), inF, one]), [0])
   const t = mul(g, g.op1('Add', [sub(g, j, centre), half]), invScale)
-  const x = g.op1('Abs', [t])
-  // Horner forms of aten's cubic_convolution1 (|t| < 1) and cubic_convolution2 (1 ≤ |t| < 2).
-  const x2 = mul(g, x, x)
-  const near = g.op1('Add', [mul(g, sub(g, mul(g, f(A + 2), x), f(A + 3)), x2), one])
-  const far = sub(
-    g,
-    mul(g, g.op1('Add', [mul(g, sub(g, mul(g, f(A), x), f(5 * A)), x), f(8 * A)]), x),
-    f(4 * A),
-  )
-  const w = where(lt(x, one), near, where(lt(x, f(2)), far, f(0)))
+  const w = keysCubicInGraph(g, g.op1('Abs', [t]))
   return div(g, w, g.op1('ReduceSum', [w, g.constI64([1])], { keepdims: 1 }))
 }
 
-const dim = (g: Graph, shape: Value, i: number) =>
-  g.op1('Gather', [shape, g.constI64([i], [])], { axis: 0 }, { outType: 'int64' })
-
-// x: [B, C, h, w] float32 -> [B, C, H, W]; size: int64 [2] = (H, W). Width first, then height, like aten.
+// x: [B, C, h, w] float32 -> [B, C, H, W]; size: int64 [2] = (H, W). Periodic where a tile graph's axis wraps.
 export function resizeBicubicAA(g: Graph, x: Value, size: Value): Value {
-  const inShape = g.op1('Shape', [x], {}, { outType: 'int64' })
-  const ww = bicubicAAWeightsInGraph(g, dim(g, inShape, 3), dim(g, size, 1))
-  const wh = bicubicAAWeightsInGraph(g, dim(g, inShape, 2), dim(g, size, 0))
-  return matmul(g, wh, matmul(g, x, transpose(g, ww, [1, 0])))
+  const borders = bordersOf(g)
+  return resizeSeparable(g, x, size, (axis, inSize, outSize) =>
+    borders.resizeWeights(
+      axis,
+      () => bicubicAAWeightsInGraph(g, inSize, outSize),
+      () => periodicWeightsInGraph(g, inSize, outSize, 'bicubic-aa'),
+    ),
+  )
 }

@@ -4,6 +4,7 @@
 import type { Graph, Value } from '../onnx/graph.ts'
 import { add, concat, conv2d, gelu, linear, toNCHW, toNHWC } from '../onnx/ops.ts'
 import type { StateDict } from '../weights/state-dict.ts'
+import { bordersOf } from './borders.ts'
 import { globalResponseNorm } from './global-response-norm.ts'
 import { layerNormChannelsLast } from './layer-norm-2d.ts'
 
@@ -16,9 +17,10 @@ export interface Skip {
 export function resBlock(g: Graph, x: Value, sd: StateDict, name: string, c: number, skip?: Skip): Value {
   const dw = sd.take(`${name}.depthwise.weight`, [c, 1, null, null])
   const k = dw.shape[2] as number
-  let h = conv2d(g, x, dw, sd.take(`${name}.depthwise.bias`, [c]), `${name}.depthwise`, {
+  const input = bordersOf(g).convInput(x, Math.floor(k / 2), 'zeros')
+  let h = conv2d(g, input.x, dw, sd.take(`${name}.depthwise.bias`, [c]), `${name}.depthwise`, {
     group: c,
-    pad: Math.floor(k / 2),
+    pad: input.pad,
   })
   h = layerNormChannelsLast(g, toNHWC(g, h), c)
   const cIn = c + (skip?.channels ?? 0)

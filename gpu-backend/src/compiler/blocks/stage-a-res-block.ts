@@ -19,6 +19,7 @@ import {
   toNHWC,
 } from '../onnx/ops.ts'
 import { type LazyTensor, type StateDict, scaleRows } from '../weights/state-dict.ts'
+import { bordersOf } from './borders.ts'
 import { LN_EPS } from './layer-norm-2d.ts'
 
 interface Gammas {
@@ -78,10 +79,10 @@ function depthwise(
   mods: Gammas,
   gi: number,
 ): Value {
-  const padded = g.op1('Pad', [toNCHW(g, x), g.constI64([0, 0, 1, 1, 0, 0, 1, 1])], { mode: 'edge' })
+  const input = bordersOf(g).convInput(toNCHW(g, x), 1, 'edge')
   const w = mods.fold(sd.take(`${name}.1.weight`, [c, 1, 3, 3]), gi)
   const b = mods.fold(sd.take(`${name}.1.bias`, [c]), gi)
-  return mods.gate(toNHWC(g, conv2d(g, padded, w, b, `${name}.1`, { group: c })), gi)
+  return mods.gate(toNHWC(g, conv2d(g, input.x, w, b, `${name}.1`, { group: c, pad: input.pad })), gi)
 }
 
 // x: [B, H, W, C] -> [B, H, W, C]; Linear c -> 4c, exact GELU, Linear 4c -> c

@@ -3,6 +3,7 @@
 // the unused VQ codebook. c_levels[i] = c_hidden / 2^(levels-1-i), so c_levels[0] is the full-resolution width.
 // Both graphs run channels-last between the resampling convs; 1×1 convs are MatMuls there.
 import { batchNorm2d } from '../blocks/batch-norm.ts'
+import { bordersOf } from '../blocks/borders.ts'
 import { stageAResBlock } from '../blocks/stage-a-res-block.ts'
 import { FAMILY_SETTINGS, type Family } from '../manifest.ts'
 import { Graph, type Value } from '../onnx/graph.ts'
@@ -110,19 +111,42 @@ const UP_HALO = Math.ceil((UP.kernel - 1 - UP.pad) / UP.stride)
 /** Bands of rows the fused upsampler runs in: ORT's ConvTranspose holds a (cOut·16 × H·W) column buffer. */
 const UP_ROW_CHUNKS = 8
 
-// x: [B, H, W, cIn] -> [B, 2H, 2W, cOut]; nn.ConvTranspose2d(k4, s2, p1)
+/**
+ * x: [B, H, W, cIn] -> [B, 2H, 2W, cOut]; nn.ConvTranspose2d(k4, s2, p1). A tile graph pads the input itself by
+ * UP_HALO cells (wrapped where the axis tiles, zeros else, which adds nothing to the sums) and crops the
+ * stride·UP_HALO output cells more that this adds: where the axis wraps, the first output rows then see the last
+ * input row as the ConvTranspose's zero padding hid it.
+ */
 function upsample(g: Graph, x: Value, sd: StateDict, name: string, cIn: number, cOut: number): Value {
   const w = sd.take(`${name}.weight`, [cIn, cOut, UP.kernel, UP.kernel])
   const b = sd.take(`${name}.bias`, [cOut])
   const { stride, pad } = UP
-  if (!g.fused) return toNHWC(g, convTranspose2d(g, toNCHW(g, x), w, b, name, { stride, pad }))
+  const borders = bordersOf(g)
+  const halo = borders.tiled ? UP_HALO : 0
+  const crop = pad + stride * halo
+  // NCHW in; pads columns (axis 3) or rows (axis 2) for a tile graph
+  const padded = (v: Value, axis: 2 | 3) =>
+    halo ? borders.pad(v, axis, axis === 2 ? 0 : 1, halo, 'zeros') : v
+  if (!g.fused) {
+    const v = padded(padded(toNCHW(g, x), 2), 3)
+    return toNHWC(g, convTranspose2d(g, v, w, b, name, { stride, pad: crop }))
+  }
   // A band of L rows with its halo upsamples to stride·(L + 2·halo − 1) + kernel − 2·pad rows (positive even for
   // an empty band, which ORT's ConvTranspose needs); the band's own stride·L rows follow the first stride·halo.
   const first = stride * UP_HALO
   const after = stride * UP_HALO - stride + UP.kernel - 2 * pad
   const band = (rows: Value) =>
-    toNHWC(g, slice(g, convTranspose2d(g, toNCHW(g, rows), w, b, name, { stride, pad }), 2, first, -after))
-  return inChunks(g, x, 1, UP_ROW_CHUNKS, band, UP_HALO)
+    toNHWC(
+      g,
+      slice(
+        g,
+        convTranspose2d(g, padded(toNCHW(g, rows), 3), w, b, name, { stride, pad: [pad, crop] }),
+        2,
+        first,
+        -after,
+      ),
+    )
+  return inChunks(g, x, 1, UP_ROW_CHUNKS, band, UP_HALO, (v, p) => borders.pad(v, 1, 0, p, 'zeros'))
 }
 
 // x: [B, H, W, cIn] -> [B, ⌊H/2⌋, ⌊W/2⌋, cOut]; nn.Conv2d(k4, s2, p1)

@@ -1,6 +1,12 @@
 // Stable Cascade Stage B (SC modules/stage_b.py StageB): the decoder diffusion from Stage C's EfficientNet
 // latent to a Stage A latent. A U-Net over four levels with stride-2 level changes and repeated up levels.
+import { bordersOf } from '../blocks/borders.ts'
 import { LN_EPS, layerNorm2d } from '../blocks/layer-norm-2d.ts'
+import {
+  alignCornersBilinearWeightsInGraph,
+  periodicWeightsInGraph,
+  resizeSeparable,
+} from '../blocks/periodic-resize.ts'
 import { timeEmbedding } from '../blocks/r-embedding.ts'
 import { Graph, type Value } from '../onnx/graph.ts'
 import {
@@ -121,9 +127,23 @@ function condMapper(g: Graph, x: Value, sd: StateDict, name: string, cIn: number
   return layerNorm2d(g, h, c0)
 }
 
-/** F.interpolate(bilinear, align_corners=True) in float32, as the official code casts with `.float()`. */
+/**
+ * F.interpolate(bilinear, align_corners=True) in float32, as the official code casts with `.float()`; periodic
+ * where a tile graph's axis wraps.
+ */
 function resizeF32(g: Graph, x: Value, like: Value): Value {
-  return g.cast(resizeBilinearLike(g, g.cast(x, 'float32'), like), g.floatType)
+  const x32 = g.cast(x, 'float32')
+  const borders = bordersOf(g)
+  const resized = borders.tiled
+    ? resizeSeparable(g, x32, shapeOf(g, like, 2, 4), (axis, inSize, outSize) =>
+        borders.resizeWeights(
+          axis,
+          () => alignCornersBilinearWeightsInGraph(g, inSize, outSize),
+          () => periodicWeightsInGraph(g, inSize, outSize, 'bilinear'),
+        ),
+      )
+    : resizeBilinearLike(g, x32, like)
+  return g.cast(resized, g.floatType)
 }
 
 /**

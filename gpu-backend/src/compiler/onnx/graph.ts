@@ -29,6 +29,8 @@ export interface GraphOptions {
    * differs from a correctly rounded one by an ulp in a few entries); used where its length is c_r / 2.
    */
   timeFreqs?: Float32Array
+  /** A tile graph: circular borders on the axes its `tiling` input selects (blocks/borders.ts). */
+  tiling?: boolean
 }
 
 export type AttentionKernel = 'matmul' | 'mha'
@@ -92,6 +94,7 @@ export class Graph {
   readonly fused: boolean
   readonly attention: AttentionKernel
   readonly timeFreqs: Float32Array | undefined
+  readonly tiling: boolean
 
   constructor(
     readonly name: string,
@@ -101,6 +104,7 @@ export class Graph {
     this.fused = opts.fused ?? true
     this.attention = opts.attention ?? 'matmul'
     this.timeFreqs = opts.timeFreqs
+    this.tiling = opts.tiling ?? false
     this.floatType = this.dtype === 'fp16' ? 'float16' : 'float32'
   }
 

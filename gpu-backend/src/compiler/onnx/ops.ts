@@ -42,9 +42,9 @@ export function chunk(g: Graph, x: Value, n: number, axis: number): Value[] {
 /**
  * fn applied to `n` consecutive bands of `x` along `axis` (sizes ⌊(i+1)·d/n⌋ − ⌊i·d/n⌋ of the runtime size d)
  * and concatenated: equal to fn(x) wherever an output position depends on the inputs within `halo` of it, since
- * each band comes with `halo` neighbours on both sides (zeros past the edges) for fn to consume. Temporaries are
- * 1/n as large: onnxruntime runs one band's nodes after another, so a wide per-position MLP never holds its
- * full-resolution hidden tensor.
+ * each band comes with `halo` neighbours on both sides (past the edges what `pad` puts there: zeros by default)
+ * for fn to consume. Temporaries are 1/n as large: onnxruntime runs one band's nodes after another, so a wide
+ * per-position MLP never holds its full-resolution hidden tensor.
  */
 export function inChunks(
   g: Graph,
@@ -53,10 +53,12 @@ export function inChunks(
   n: number,
   fn: (band: Value) => Value,
   halo = 0,
+  pad: (x: Value, halo: number) => Value = (v, p) =>
+    g.op1('Pad', [v, g.constI64([p, p]), '', g.constI64([axis])]),
 ): Value {
   if (n === 1 && halo === 0) return fn(x)
   const d = shapeOf(g, x, axis, axis + 1)
-  const padded = halo ? g.op1('Pad', [x, g.constI64([halo, halo]), '', g.constI64([axis])]) : x
+  const padded = halo ? pad(x, halo) : x
   const bound = (i: number, extra: number) => {
     const b = i === 0 ? undefined : g.op1('Div', [g.op1('Mul', [d, g.constI64([i])]), g.constI64([n])])
     if (!b) return g.constI64([extra])
@@ -128,23 +130,27 @@ export function conv2d(
   })
 }
 
-/** nn.ConvTranspose2d (NCHW); weight layout (C_in, C_out, kh, kw) is ONNX's too. */
+/**
+ * nn.ConvTranspose2d (NCHW); weight layout (C_in, C_out, kh, kw) is ONNX's too. `pad` crops the output: one
+ * size for both axes, or (rows, columns).
+ */
 export function convTranspose2d(
   g: Graph,
   x: Value,
   weight: LazyTensor,
   bias: LazyTensor | undefined,
   name: string,
-  o: { stride: number; pad: number },
+  o: { stride: number; pad: number | [number, number] },
 ): Value {
   const [, , kh, kw] = weight.shape as [number, number, number, number]
   const w = g.weight(`${name}.weight`, weight.shape, () => weight.read())
   const inputs: Value[] = [x, w]
   if (bias) inputs.push(g.weight(`${name}.bias`, bias.shape, () => bias.read()))
+  const pair = typeof o.pad === 'number' ? [o.pad, o.pad] : o.pad
   return g.op1('ConvTranspose', inputs, {
     kernel_shape: [kh, kw],
     strides: [o.stride, o.stride],
-    pads: [o.pad, o.pad, o.pad, o.pad],
+    pads: [...pair, ...pair],
   })
 }
 
