@@ -137,6 +137,7 @@ describe('POST /v1/generate: results', () => {
     expect(timing.split(', ').map((t) => t.split(';')[0])).toEqual([
       'queue',
       'text',
+      'image',
       'stage_c',
       'stage_b',
       'stage_a',

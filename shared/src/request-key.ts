@@ -5,6 +5,7 @@ import { canonicalJson } from './canonical-json.ts'
 import { sha256Hex } from './hex.ts'
 import { DEFAULT_MODEL, MODELS, type ModelId } from './models.ts'
 import { normalizePrompt } from './prompt-normalize.ts'
+import { imageFieldErrors, type ResolveImageOptions, resolveImageFields } from './resolve-images.ts'
 import { type BackendJob, JOB_SCHEMA_VERSION, type Job } from './schemas/backend.ts'
 import type { GenerationRequest, OutputFormat } from './schemas/generation.ts'
 import type { FieldError } from './schemas/problem.ts'
@@ -44,6 +45,7 @@ export type Resolution = { ok: true; value: ResolvedRequest } | { ok: false; err
 export async function resolveRequest(
   req: GenerationRequest,
   modelVersions: Record<string, string>,
+  opts: ResolveImageOptions = {},
 ): Promise<Resolution> {
   const model = req.model ?? DEFAULT_MODEL
   const info = MODELS[model]
@@ -65,21 +67,24 @@ export async function resolveRequest(
       })
   }
   if (req.n > max_n) errors.push({ path: 'n', message: `n must be at most ${max_n} for ${model}` })
+  const priorSteps = req.prior_steps ?? info.defaults.prior_steps
+  errors.push(...imageFieldErrors(req, model, { width, height, priorSteps }, opts))
   if (errors.length || !version) return { ok: false, errors }
 
   const base: Omit<Job, 'seed'> = {
     v: JOB_SCHEMA_VERSION,
     model,
     model_version: version,
-    prompt: normalizePrompt(req.prompt),
+    prompt: normalizePrompt(req.prompt ?? ''),
     negative_prompt: normalizePrompt(req.negative_prompt),
     width,
     height,
-    prior_steps: req.prior_steps ?? info.defaults.prior_steps,
+    prior_steps: priorSteps,
     prior_guidance: req.prior_guidance ?? info.defaults.prior_guidance,
     decoder_steps: req.decoder_steps ?? info.defaults.decoder_steps,
     decoder_guidance: req.decoder_guidance ?? info.defaults.decoder_guidance,
     output_format: req.output_format,
+    ...resolveImageFields(req, opts),
   }
   const seed = req.seed ?? (await deriveSeed(base))
   const jobs = Array.from({ length: req.n }, (_, i) => ({ ...base, seed: imageSeed(seed, i) }))

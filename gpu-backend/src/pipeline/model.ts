@@ -12,6 +12,7 @@ import { gdfDdpm } from '../samplers/gdf-ddpm.ts'
 import type { Sampler } from '../samplers/sampler.ts'
 import { ClipTokenizer } from '../text/tokenizer.ts'
 import { DeviceGraphs } from './device-graphs.ts'
+import { type ImageGraphs, loadImageGraphs, stageCGraphName } from './image-graphs.ts'
 import type { DiffusionStage } from './tensor.ts'
 import { type EncoderSession, OnnxTextEncoders, type TextEncoders } from './text.ts'
 
@@ -19,7 +20,10 @@ export interface LoadedModel {
   dir: string
   id: ModelId
   manifest: Manifest
+  /** Stage C is its ControlNet graph when the model has one (image-graphs.ts `stageCGraphName`). */
   stages: { c: ort.InferenceSession; b: ort.InferenceSession; a: ort.InferenceSession }
+  /** Stable Cascade's image graphs the directory has (none for Würstchen v2). */
+  image: ImageGraphs
   /** Absent when the directory has no text encoder graph: text states must then be injected. */
   text?: TextEncoders
   samplers: Record<DiffusionStage, Sampler>
@@ -125,11 +129,13 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Lo
   }
   const encoders: EncoderSession[] = []
   let stages: [ort.InferenceSession, ort.InferenceSession, ort.InferenceSession]
+  let image: ImageGraphs
   try {
     // allSettled: a failed load returns only once the others are done, so no native load is still running when
     // the caller tears the thread down (a pipeline worker is terminated on a failed load).
     const settled = await Promise.allSettled([
-      session('stage_c', onDevice),
+      // One Stage C in memory: the ControlNet graph (same weights file) serves text-to-image with zero cnet inputs.
+      session(stageCGraphName(manifest), onDevice),
       session('stage_b', onDevice),
       session('stage_a_decoder'),
     ])
@@ -145,6 +151,7 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Lo
         tokenizer: ClipTokenizer.fromFiles(join(dir, g.tokenizer)),
       })
     }
+    image = await loadImageGraphs(dir, manifest, stages[0], (name) => session(name))
   } catch (err) {
     await Promise.all(loaded.map((s) => s.release()))
     throw err
@@ -156,6 +163,7 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Lo
     id: modelIdOf(manifest.family, manifest.variant),
     manifest,
     stages: { c, b, a },
+    image,
     ...(first ? { text: new OnnxTextEncoders([first, ...rest]) } : {}),
     samplers: samplersFor(manifest),
     provider,

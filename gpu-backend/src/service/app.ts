@@ -218,6 +218,6 @@ function resultEvent(r: JobResult): BackendResult {
 
 /** The job's phases, and the execution provider that ran it. */
 export function serverTiming(t: JobResult['timings'], provider: string): string {
-  const order = ['queue', 'text', 'stage_c', 'stage_b', 'stage_a', 'encode'] as const
+  const order = ['queue', 'text', 'image', 'stage_c', 'stage_b', 'stage_a', 'encode'] as const
   return [...order.map((k) => `${k};dur=${t[k].toFixed(1)}`), `provider;desc="${provider}"`].join(', ')
 }

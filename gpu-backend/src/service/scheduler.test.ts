@@ -20,7 +20,7 @@ class ScriptedModel implements PipelineRunner {
       const finish = () =>
         resolve({
           encoded: request.images.map((_, i) => new Uint8Array([i])),
-          timings: { text: 0, stage_c: 0, stage_b: 0, stage_a: 0, encode: 0 },
+          timings: { text: 0, image: 0, stage_c: 0, stage_b: 0, stage_a: 0, encode: 0 },
         })
       opts.signal?.addEventListener('abort', () => reject(opts.signal?.reason))
       this.runs.push({ request, opts, finish })

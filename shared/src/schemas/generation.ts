@@ -1,6 +1,7 @@
 // POST /v1/images/generations (and POST /v1/jobs): request and response. OpenAI Images compatible.
 import { z } from 'zod'
 import { MODEL_IDS } from '../models.ts'
+import { ControlRequest, ImageData, Placement } from './inputs.ts'
 
 export const OUTPUT_FORMATS = ['png', 'webp', 'jpeg'] as const
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number]
@@ -12,10 +13,22 @@ export const CONTENT_TYPES: Record<OutputFormat, string> = {
 
 export const SIZE_PATTERN = /^(\d{3,4})x(\d{3,4})$/
 
-/** Strict: an unknown field is a 400, so a typo never silently changes what is generated or cached. */
+/**
+ * Strict: an unknown field is a 400, so a typo never silently changes what is generated or cached. The image
+ * fields select a mode: `image` alone is a variation, with `strength` img2img, with `mask` inpainting, with
+ * `placement` outpainting; `control` adds a ControlNet to any of them.
+ */
 export const GenerationRequest = z
   .strictObject({
-    prompt: z.string().min(1).max(2000).meta({ example: 'an astronaut riding a horse, watercolor' }),
+    prompt: z
+      .string()
+      .min(1)
+      .max(2000)
+      .optional()
+      .meta({
+        example: 'an astronaut riding a horse, watercolor',
+        description: 'Required unless `image` is given',
+      }),
     negative_prompt: z.string().max(2000).default(''),
     model: z
       .enum(MODEL_IDS)
@@ -58,7 +71,32 @@ export const GenerationRequest = z
     decoder_guidance: z.number().min(0).max(10).optional(),
     output_format: z.enum(OUTPUT_FORMATS).default('png'),
     response_format: z.enum(['url', 'b64_json']).default('url'),
+    image: ImageData.optional().meta({
+      description:
+        'Input image (base64 or data: URL, PNG / JPEG / WebP): alone a variation (CLIP vision), with `strength` img2img, with `mask` inpainting, with `placement` outpainting',
+    }),
+    strength: z.number().gt(0).max(1).optional().meta({
+      description:
+        'img2img (and inpainting): how far the image is noised, 0 < s ≤ 1; int(prior_steps · s) Stage C steps run',
+    }),
+    mask: ImageData.optional().meta({
+      description:
+        'Inpainting mask, the size of `image`: transparent pixels are repainted (OpenAI); without alpha, white ones are',
+    }),
+    placement: Placement.optional(),
+    composite: z.boolean().optional().meta({
+      description:
+        "Inpainting / outpainting: paste the input's unmasked pixels back into the result (default true)",
+    }),
+    control: ControlRequest.optional(),
   })
+  .check(
+    z.refine((r) => r.prompt !== undefined || r.image !== undefined, {
+      path: ['prompt'],
+      message: 'prompt is required (it may be left out only with an image)',
+      when: () => true,
+    }),
+  )
   .meta({ id: 'GenerationRequest' })
 export type GenerationRequest = z.infer<typeof GenerationRequest>
 export type GenerationRequestInput = z.input<typeof GenerationRequest>
