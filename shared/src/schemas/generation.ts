@@ -20,15 +20,10 @@ export const SIZE_PATTERN = /^(\d{3,4})x(\d{3,4})$/
  */
 export const GenerationRequest = z
   .strictObject({
-    prompt: z
-      .string()
-      .min(1)
-      .max(2000)
-      .optional()
-      .meta({
-        example: 'an astronaut riding a horse, watercolor',
-        description: 'Required unless `image` is given',
-      }),
+    prompt: z.string().min(1).max(2000).optional().meta({
+      example: 'an astronaut riding a horse, watercolor',
+      description: 'Required unless `image` is given',
+    }),
     negative_prompt: z.string().max(2000).default(''),
     model: z
       .enum(MODEL_IDS)
