@@ -90,7 +90,7 @@ describe('health', () => {
     expect(ready.status).toBe(200)
     expect(await ready.json()).toEqual({
       status: 'ready',
-      models: [{ id: 'wuerstchen-v2', version, provider: 'cpu' }],
+      models: [{ id: 'wuerstchen-v2', version, provider: 'cpu', modes: ['text'], previews: false }],
     })
   })
 })

@@ -9,6 +9,7 @@ import {
   imageMode,
   type Mode,
   type ModelCapabilities,
+  type ModeFields,
   requestModes,
   TEXT_ONLY,
 } from './schemas/inputs.ts'
@@ -88,13 +89,21 @@ export function imageFieldErrors(
       'strength',
       `${req.strength} of ${canvas.priorSteps} prior steps is no step: int(prior_steps · strength) must be ≥ 1`,
     )
-  const offered = opts.capabilities?.[model] ?? TEXT_ONLY
-  for (const mode of requestModes(req)) {
-    if (mode === 'text' || offered.modes.includes(mode)) continue
-    const note = mode === 'canny' || mode === 'inpainting' || mode === 'outpainting' ? CONTROLNET_NOTE : ''
-    err(MODE_FIELD[mode], `${model} does not do ${mode} here (its modes: ${offered.modes.join(', ')})${note}`)
-  }
+  errors.push(...unsupportedModeErrors(req, model, opts.capabilities?.[model] ?? TEXT_ONLY))
   return errors
+}
+
+/** One error per mode the request uses that the model does not offer, naming the field that asks for it. */
+export function unsupportedModeErrors(r: ModeFields, model: ModelId, offered: ModelCapabilities): FieldError[] {
+  return requestModes(r)
+    .filter((mode) => mode !== 'text' && !offered.modes.includes(mode))
+    .map((mode) => {
+      const note = mode === 'canny' || mode === 'inpainting' || mode === 'outpainting' ? CONTROLNET_NOTE : ''
+      return {
+        path: MODE_FIELD[mode as Exclude<Mode, 'text'>],
+        message: `${model} does not do ${mode} here (its modes: ${offered.modes.join(', ')})${note}`,
+      }
+    })
 }
 
 type ImageJobFields = Pick<Job, 'image' | 'strength' | 'mask' | 'placement' | 'composite' | 'control'>
