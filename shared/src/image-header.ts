@@ -73,7 +73,14 @@ function png(b: Uint8Array): ImageHeader | undefined {
 }
 
 function jpeg(b: Uint8Array): ImageHeader | undefined {
-  const header: ImageHeader = { format: 'jpeg', width: 0, height: 0, orientation: 1, animated: false, complete: false }
+  const header: ImageHeader = {
+    format: 'jpeg',
+    width: 0,
+    height: 0,
+    orientation: 1,
+    animated: false,
+    complete: false,
+  }
   let at = 2
   while (at + 4 <= b.length && b[at] === 0xff) {
     const marker = b[at + 1] ?? 0

@@ -13,10 +13,13 @@ export function checkInputImage(bytes: Uint8Array): InputCheck {
   if (bytes.length > maxBytes) return no(`is ${bytes.length} bytes; an input image is at most ${maxBytes}`)
   const header = readImageHeader(bytes)
   if (!header) return no('is not a PNG, JPEG or WebP image')
-  if (!header.complete) return no(`is a truncated ${header.format.toUpperCase()} (the file ends before the image)`)
+  if (!header.complete)
+    return no(`is a truncated ${header.format.toUpperCase()} (the file ends before the image)`)
   if (header.animated) return no('is animated; send a still image')
   const { width, height } = orientedSize(header)
   if ([width, height].some((s) => s < minSide || s > maxSide) || width * height > maxPixels)
-    return no(`is ${width}x${height}; each side must be ${minSide}..${maxSide} px, ${maxPixels} pixels at most`)
+    return no(
+      `is ${width}x${height}; each side must be ${minSide}..${maxSide} px, ${maxPixels} pixels at most`,
+    )
   return { ok: true, header, width, height }
 }

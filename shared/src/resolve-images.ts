@@ -8,8 +8,8 @@ import {
   type InputField,
   imageMode,
   type Mode,
-  type ModelCapabilities,
   type ModeFields,
+  type ModelCapabilities,
   requestModes,
   TEXT_ONLY,
 } from './schemas/inputs.ts'
@@ -94,7 +94,11 @@ export function imageFieldErrors(
 }
 
 /** One error per mode the request uses that the model does not offer, naming the field that asks for it. */
-export function unsupportedModeErrors(r: ModeFields, model: ModelId, offered: ModelCapabilities): FieldError[] {
+export function unsupportedModeErrors(
+  r: ModeFields,
+  model: ModelId,
+  offered: ModelCapabilities,
+): FieldError[] {
   return requestModes(r)
     .filter((mode) => mode !== 'text' && !offered.modes.includes(mode))
     .map((mode) => {

@@ -57,7 +57,8 @@ export async function generateCommand(o: GenerateCommandOptions): Promise<string
   const model = await loadModel(o.modelDir, { provider: o.provider })
   const d = MODELS[model.id].defaults
   const priorSteps = o.priorSteps ?? d.prior_steps
-  if (o.prompt === undefined && !o.image) throw new Error('--prompt is required (it may be left out only with --image)')
+  if (o.prompt === undefined && !o.image)
+    throw new Error('--prompt is required (it may be left out only with --image)')
   const images = usesImages(o) ? await readImageOptions(o, model, { ...o.size, priorSteps }) : {}
   if (o.previews && !model.image.previewer) throw new Error(`--previews: ${model.id} has no previewer graph`)
   const seed = o.seed ?? Math.floor(Math.random() * 2 ** 31)

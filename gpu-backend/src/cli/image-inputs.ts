@@ -117,7 +117,8 @@ export async function readImageOptions(
       canvas,
     )
   } catch (err) {
-    if (err instanceof InputImageError) throw new Error(`${OPTION[err.field]} ${files[err.field]} ${err.message}`)
+    if (err instanceof InputImageError)
+      throw new Error(`${OPTION[err.field]} ${files[err.field]} ${err.message}`)
     throw err
   }
 }

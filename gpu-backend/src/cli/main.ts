@@ -239,8 +239,13 @@ program
   .option('--image <file>', 'input image: alone a variation, with --strength img2img, with --mask inpainting')
   .option('--strength <s>', 'img2img / inpainting: how far the image is noised, 0 < s ≤ 1', float)
   .option('--mask <file>', 'inpainting mask (transparent or, without alpha, white pixels are repainted)')
-  .option('--placement <x,y,w,h>', 'outpainting: where the image goes on the --size canvas', (v) => parsePlacement(v))
-  .option('--no-composite', 'inpainting / outpainting: keep the generated pixels where the mask keeps the input')
+  .option('--placement <x,y,w,h>', 'outpainting: where the image goes on the --size canvas', (v) =>
+    parsePlacement(v),
+  )
+  .option(
+    '--no-composite',
+    'inpainting / outpainting: keep the generated pixels where the mask keeps the input',
+  )
   .option('--control <type:file>', 'a ControlNet: canny:<image> (edges found with Canny)')
   .option('--control-strength <x>', 'multiplies the ControlNet outputs', float, 1)
   .option('--control-preprocessed', 'the --control image already is the edge map', false)

@@ -32,7 +32,8 @@ export async function decodeInputImage(bytes: Uint8Array, field: InputField): Pr
   let hasAlpha: boolean
   try {
     const meta = await sharp(bytes, opts).metadata()
-    if ((meta.pages ?? 1) > 1) throw new InputImageError(field, `is animated (${meta.pages} frames); send a still image`)
+    if ((meta.pages ?? 1) > 1)
+      throw new InputImageError(field, `is animated (${meta.pages} frames); send a still image`)
     hasAlpha = meta.hasAlpha === true
     raw = await sharp(bytes, opts)
       .rotate()
@@ -42,11 +43,17 @@ export async function decodeInputImage(bytes: Uint8Array, field: InputField): Pr
       .toBuffer({ resolveWithObject: true })
   } catch (err) {
     if (err instanceof InputImageError) throw err
-    throw new InputImageError(field, `could not be decoded as a ${check.header.format.toUpperCase()} (corrupt data)`)
+    throw new InputImageError(
+      field,
+      `could not be decoded as a ${check.header.format.toUpperCase()} (corrupt data)`,
+    )
   }
   const { width, height } = raw.info
   if (width !== check.width || height !== check.height)
-    throw new InputImageError(field, `decodes to ${width}x${height}, not the ${check.width}x${check.height} its header says`)
+    throw new InputImageError(
+      field,
+      `decodes to ${width}x${height}, not the ${check.width}x${check.height} its header says`,
+    )
   const plane = width * height
   const rgb8 = new Uint8Array(3 * plane)
   const alpha = new Uint8Array(plane)

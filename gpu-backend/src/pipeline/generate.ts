@@ -12,7 +12,9 @@ import { compositeKept } from './composite.ts'
 import { encodeImage, toRgb8 } from './image.ts'
 import {
   conditionImages,
+  graphEncoders,
   type ImageConditioning,
+  type ImageEncoders,
   ImageInputError,
   type ImageInputs,
 } from './image-conditioning.ts'
@@ -76,6 +78,8 @@ export interface GenerateOptions {
   noise?: NoiseSource
   /** Default: the model's text encoders. */
   text?: TextEncoders
+  /** Default: the model's image graphs. */
+  imageEncoders?: ImageEncoders
   /** Default: the family's sizes for width × height (models.md 7.4). */
   latents?: LatentSizes
   /** Live previews of Stage C (models with a previewer). */
@@ -140,7 +144,7 @@ export async function generate(
 
   // 3. Encode the input images: CLIP embeddings, start latents, ControlNet outputs.
   const t3 = performance.now()
-  const image = await conditionInputs(model, req, sizes)
+  const image = await conditionInputs(model, req, sizes, opts.imageEncoders ?? graphEncoders(model.image))
   clock('image', t3)
   opts.signal?.throwIfAborted()
 
@@ -228,11 +232,12 @@ async function conditionInputs(
   model: LoadedModel,
   req: GenerateRequest,
   sizes: LatentSizes,
+  encoders: ImageEncoders,
 ): Promise<ImageConditioning> {
   if (req.images.every((i) => !i.inputs)) return { cnet: {} }
   try {
     return await conditionImages(
-      model.image,
+      encoders,
       req.images.map((i) => i.inputs),
       sizes.c,
     )

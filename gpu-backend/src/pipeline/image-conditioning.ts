@@ -86,42 +86,62 @@ async function hintOf(cn: ControlNetGraph, control: ControlInput, h: number, w: 
   return { data: gray, dims: [1, 1, h, w] }
 }
 
-export async function conditionImages(
-  graphs: ImageGraphs,
-  rows: readonly (ImageInputs | undefined)[],
-  grid: readonly [number, number],
-): Promise<ImageConditioning> {
-  const [h, w] = grid
+/** The image encoders of a model: CLIP vision, the EfficientNet encoder, the ControlNets (injectable, as text is). */
+export interface ImageEncoders {
+  /** CLIP vision's image_embeds of the image, (1, 1, P): clip_img. */
+  embed(image: InputImage): Promise<HostTensor>
+  /** The Stage C latent of the image scaled to 32·grid, (1, 16, h, w). */
+  encode(image: InputImage, grid: readonly [number, number]): Promise<HostTensor>
+  /** The ControlNet's outputs for the control's hint at hint_stride·grid, times its strength, by Stage C input. */
+  control(control: ControlInput, grid: readonly [number, number]): Promise<Record<string, HostTensor>>
+}
+
+/** The encoders of a model directory's image graphs; one it lacks is an ImageInputError. */
+export function graphEncoders(graphs: ImageGraphs): ImageEncoders {
   const need = <T>(v: T | undefined, what: string): T => {
     if (v === undefined) throw new ImageInputError(`the model has no ${what}`)
     return v
   }
-  const embed = once(async (img: InputImage) => {
-    const { session, size } = need(graphs.clipVision, 'CLIP vision graph (variation)')
-    const out = await runFloat32(session, { image: await imageTensor(img, size, size) })
-    const e = outputOf(out, 'image_embeds')
-    return { data: e.data, dims: [1, 1, e.dims[1] as number] }
-  })
-  const encode = once(async (img: InputImage) => {
-    const effnet = need(graphs.effnet, 'EfficientNet encoder (img2img, inpainting)')
-    const latent = outputOf(
-      await runFloat32(effnet, { image: await imageTensor(img, 32 * w, 32 * h) }),
-      'latent',
-    )
-    if (latent.dims[2] !== h || latent.dims[3] !== w)
-      throw new ImageInputError(
-        `the encoder gave a ${latent.dims.slice(2).join('×')} latent for a ${h}×${w} grid`,
+  return {
+    async embed(img) {
+      const { session, size } = need(graphs.clipVision, 'CLIP vision graph (variation)')
+      const e = outputOf(
+        await runFloat32(session, { image: await imageTensor(img, size, size) }),
+        'image_embeds',
       )
-    return latent
-  })
-  const control = once(async (c: ControlInput) => {
-    const cn = need(graphs.controlnets[c.type], `${c.type} ControlNet`)
-    const hint = await hintOf(cn, c, cn.hintStride * h, cn.hintStride * w)
-    const out = await runFloat32(cn.session, { hint })
-    return Object.fromEntries(
-      Object.entries(out).map(([k, t]) => [k, { data: t.data.map((v) => v * c.strength), dims: t.dims }]),
-    )
-  })
+      return { data: e.data, dims: [1, 1, e.dims[1] as number] }
+    },
+    async encode(img, [h, w]) {
+      const effnet = need(graphs.effnet, 'EfficientNet encoder (img2img, inpainting)')
+      const latent = outputOf(
+        await runFloat32(effnet, { image: await imageTensor(img, 32 * w, 32 * h) }),
+        'latent',
+      )
+      if (latent.dims[2] !== h || latent.dims[3] !== w)
+        throw new ImageInputError(
+          `the encoder gave a ${latent.dims.slice(2).join('×')} latent for a ${h}×${w} grid`,
+        )
+      return latent
+    },
+    async control(c, [h, w]) {
+      const cn = need(graphs.controlnets[c.type], `${c.type} ControlNet`)
+      const hint = await hintOf(cn, c, cn.hintStride * h, cn.hintStride * w)
+      const out = await runFloat32(cn.session, { hint })
+      return Object.fromEntries(
+        Object.entries(out).map(([k, t]) => [k, { data: t.data.map((v) => v * c.strength), dims: t.dims }]),
+      )
+    },
+  }
+}
+
+export async function conditionImages(
+  encoders: ImageEncoders,
+  rows: readonly (ImageInputs | undefined)[],
+  grid: readonly [number, number],
+): Promise<ImageConditioning> {
+  const embed = once((img: InputImage) => encoders.embed(img))
+  const encode = once((img: InputImage) => encoders.encode(img, grid))
+  const control = once((c: ControlInput) => encoders.control(c, grid))
   const clip = await Promise.all(rows.map((r) => (r?.variation ? embed(r.variation) : undefined)))
   const init = await Promise.all(rows.map((r) => (r?.init ? encode(r.init) : undefined)))
   const cnets = await Promise.all(rows.map((r) => (r?.control ? control(r.control) : undefined)))

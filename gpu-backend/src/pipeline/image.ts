@@ -37,7 +37,11 @@ export async function encodeImage(
 }
 
 /** A live preview: a small JPEG (the previewer's 8× latent size), for SSE. */
-export async function encodePreview(rgb: { data: Uint8Array; width: number; height: number }): Promise<Uint8Array> {
+export async function encodePreview(rgb: {
+  data: Uint8Array
+  width: number
+  height: number
+}): Promise<Uint8Array> {
   const img = sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } })
   return new Uint8Array(await img.jpeg({ quality: 75 }).toBuffer())
 }

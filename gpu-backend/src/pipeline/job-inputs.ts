@@ -43,7 +43,10 @@ function maskOf(decoded: DecodedImage, isTheImage: boolean): InputMask {
     )
   else
     for (let p = 0; p < plane; p++) {
-      const luma = 0.299 * (rgb8[3 * p] as number) + 0.587 * (rgb8[3 * p + 1] as number) + 0.114 * (rgb8[3 * p + 2] as number)
+      const luma =
+        0.299 * (rgb8[3 * p] as number) +
+        0.587 * (rgb8[3 * p + 1] as number) +
+        0.114 * (rgb8[3 * p + 2] as number)
       repaint[p] = luma >= HALF ? 1 : 0
     }
   if (!repaint.includes(1))
@@ -54,7 +57,13 @@ function maskOf(decoded: DecodedImage, isTheImage: boolean): InputMask {
   return { width: decoded.width, height: decoded.height, repaint }
 }
 
-async function resized(data: Uint8Array, from: { width: number; height: number }, channels: 1 | 3, w: number, h: number) {
+async function resized(
+  data: Uint8Array,
+  from: { width: number; height: number },
+  channels: 1 | 3,
+  w: number,
+  h: number,
+) {
   const out = await sharp(data, { raw: { width: from.width, height: from.height, channels } })
     .resize(w, h, { fit: 'fill', kernel: channels === 3 ? 'cubic' : 'linear' })
     .raw()
@@ -73,11 +82,20 @@ async function placeOnCanvas(
   const rgb8 = new Uint8Array(3 * width * height)
   const repaint = new Uint8Array(width * height).fill(1)
   const pixels = await resized(image.rgb8, image, 3, p.width, p.height)
-  const inner = mask ? await resized(mask.repaint.map((v) => (v ? 255 : 0)), mask, 1, p.width, p.height) : undefined
+  const inner = mask
+    ? await resized(
+        mask.repaint.map((v) => (v ? 255 : 0)),
+        mask,
+        1,
+        p.width,
+        p.height,
+      )
+    : undefined
   for (let y = 0; y < p.height; y++) {
     const row = (p.y + y) * width + p.x
     rgb8.set(pixels.subarray(3 * y * p.width, 3 * (y + 1) * p.width), 3 * row)
-    for (let x = 0; x < p.width; x++) repaint[row + x] = inner && (inner[y * p.width + x] as number) >= HALF ? 1 : 0
+    for (let x = 0; x < p.width; x++)
+      repaint[row + x] = inner && (inner[y * p.width + x] as number) >= HALF ? 1 : 0
   }
   return { image: { width, height, rgb8 }, mask: { width, height, repaint } }
 }

@@ -26,8 +26,17 @@ export class InputsRefused extends Error {
   }
 
   response(requestId: string): Response {
-    const body = problemBody('invalid_request', 'the input images cannot be used', requestId, 400, this.errors)
-    return problemResponse({ ...body, ...(this.refusedInputs.length ? { refused_inputs: this.refusedInputs } : {}) })
+    const body = problemBody(
+      'invalid_request',
+      'the input images cannot be used',
+      requestId,
+      400,
+      this.errors,
+    )
+    return problemResponse({
+      ...body,
+      ...(this.refusedInputs.length ? { refused_inputs: this.refusedInputs } : {}),
+    })
   }
 }
 

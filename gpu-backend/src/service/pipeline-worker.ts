@@ -52,7 +52,11 @@ try {
               previews = previews.then(async () => {
                 const encoded = await Promise.all(rows.map(encodePreview))
                 post(
-                  { type: 'preview', run: m.run, preview: { step, steps, contentType: 'image/jpeg', images: encoded } },
+                  {
+                    type: 'preview',
+                    run: m.run,
+                    preview: { step, steps, contentType: 'image/jpeg', images: encoded },
+                  },
                   encoded.map((b) => b.buffer as ArrayBuffer),
                 )
               })
