@@ -1,20 +1,25 @@
 // The app: middleware order, routes, the one error handler. index.ts exports it with the Durable Objects.
 import { OpenAPIHono } from '@hono/zod-openapi'
-import { bodyLimit } from 'hono/body-limit'
 import type { AppEnv } from './env.ts'
 import { ApiError, onError, validationHook } from './errors.ts'
 import { auth } from './middleware/auth.ts'
+import { requestBodyLimit } from './middleware/body-limit.ts'
 import { rateLimit } from './middleware/rate-limit.ts'
 import { requestId } from './middleware/request-id.ts'
 import { serverTiming } from './middleware/server-timing.ts'
 import { registerGenerationRoutes } from './routes/generations.ts'
+import { registerImageEditRoutes } from './routes/image-edits.ts'
 import { registerImageRoutes } from './routes/images.ts'
 import { registerJobRoutes } from './routes/jobs.ts'
 import { registerMetaRoutes } from './routes/meta.ts'
 import { registerModelRoutes } from './routes/models.ts'
 
-const MAX_BODY = 64 * 1024
-const SELF_CHARGING = new Set(['POST /v1/images/generations', 'POST /v1/jobs'])
+const SELF_CHARGING = new Set([
+  'POST /v1/images/generations',
+  'POST /v1/jobs',
+  'POST /v1/images/edits',
+  'POST /v1/images/variations',
+])
 
 export function createApp(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
@@ -25,17 +30,14 @@ export function createApp(): OpenAPIHono<AppEnv> {
 
   app.use('*', requestId(), serverTiming(), auth())
   app.use('*', rateLimit({ selfCharging: (c) => SELF_CHARGING.has(`${c.req.method} ${c.req.path}`) }))
+  // The generation routes charge themselves, and they are the ones that take input images.
   app.use(
     '/v1/*',
-    bodyLimit({
-      maxSize: MAX_BODY,
-      onError: () => {
-        throw new ApiError('payload_too_large', `request body over ${MAX_BODY} bytes`)
-      },
-    }),
+    requestBodyLimit({ takesImages: (c) => SELF_CHARGING.has(`${c.req.method} ${c.req.path}`) }),
   )
 
   registerGenerationRoutes(app)
+  registerImageEditRoutes(app)
   registerJobRoutes(app)
   registerImageRoutes(app)
   registerModelRoutes(app)

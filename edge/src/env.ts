@@ -24,6 +24,8 @@ export interface Bindings {
   DEMO_MODELS?: string
   /** JSON: model id -> the LoRA files merged into its weights ({ file, sha256, strength }); GET /v1/models shows them. */
   MODEL_LORAS?: string
+  /** JSON: model id -> { modes, previews } (each backend's /readyz); a model not listed does text-to-image only. */
+  MODEL_CAPABILITIES?: string
   PUBLIC_BASE_URL?: string
   BENCH_ROUTES?: string
 }

@@ -1,19 +1,25 @@
-// What generate and jobs share: request resolution (400 naming each bad field), the cache lookup, the limit
-// charges, and the coordinated generation of the missing images.
+// What generate, jobs and the OpenAI image endpoints share: request resolution (input images read and checked,
+// a 400 naming each bad field), the cache lookup, the limit charges, storing the inputs, and the coordinated
+// generation of the missing images.
 import type { Context } from 'hono'
 import {
   type BackendJob,
   type GenerationRequest,
+  type GenerationResponse,
   type ImageDatum,
+  type InputField,
   type OutputFormat,
   resolveRequest,
   toBackendJob,
   toBase64,
 } from '../../shared/src/index.ts'
-import { modelVersions } from './config.ts'
+import { modelCapabilities, modelVersions } from './config.ts'
 import type { AppEnv } from './env.ts'
 import { ApiError } from './errors.ts'
+import { hasInputs, jsonInputs, readInputs } from './inputs.ts'
+import { chargeGeneration, chargeRead } from './middleware/rate-limit.ts'
 import { imageExists, imagePath, putCache, readImage } from './storage/images.ts'
+import { storeInputs } from './storage/inputs.ts'
 
 export interface Prepared {
   req: GenerationRequest
@@ -21,7 +27,12 @@ export interface Prepared {
   format: OutputFormat
   jobs: BackendJob[]
   origin: string
+  /** The input images by sha256 (stored only once a generation needs them: saveInputs). */
+  inputs: Map<string, Uint8Array>
 }
+
+/** Image inputs by field: base64 strings (JSON) or bytes (multipart). */
+export type GivenInputs = Partial<Record<InputField, Uint8Array | string>>
 
 export const publicOrigin = (c: Context<AppEnv>) => c.env.PUBLIC_BASE_URL || new URL(c.req.url).origin
 
@@ -30,11 +41,17 @@ export const publicOrigin = (c: Context<AppEnv>) => c.env.PUBLIC_BASE_URL || new
 const RESOLVED_MAX = 1000
 const resolved = new Map<string, Promise<Prepared>>()
 
-export function prepare(c: Context<AppEnv>, req: GenerationRequest): Promise<Prepared> {
+export function prepare(
+  c: Context<AppEnv>,
+  req: GenerationRequest,
+  given: GivenInputs = jsonInputs(req),
+): Promise<Prepared> {
+  // Requests with images are resolved each time: their inputs are read and hashed from this request's body.
+  if (hasInputs(given)) return resolve(c, req, given)
   const memoKey = `${c.env.MODEL_VERSIONS}\n${publicOrigin(c)}\n${JSON.stringify(req)}`
   let p = resolved.get(memoKey)
   if (!p) {
-    p = resolve(c, req)
+    p = resolve(c, req, given)
     p.catch(() => resolved.delete(memoKey))
     if (resolved.size >= RESOLVED_MAX) resolved.delete(resolved.keys().next().value as string)
     resolved.set(memoKey, p)
@@ -42,12 +59,30 @@ export function prepare(c: Context<AppEnv>, req: GenerationRequest): Promise<Pre
   return p
 }
 
-async function resolve(c: Context<AppEnv>, req: GenerationRequest): Promise<Prepared> {
-  const r = await resolveRequest(req, modelVersions(c.env))
+async function resolve(c: Context<AppEnv>, req: GenerationRequest, given: GivenInputs): Promise<Prepared> {
+  const inputs = hasInputs(given)
+    ? await readInputs(given)
+    : { infos: {}, bytes: new Map<string, Uint8Array>() }
+  const r = await resolveRequest(req, modelVersions(c.env), {
+    inputs: inputs.infos,
+    capabilities: modelCapabilities(c.env),
+  })
   if (!r.ok)
     throw new ApiError('invalid_request', `${r.errors.length} invalid field(s)`, { errors: r.errors })
   const jobs = await Promise.all(r.value.jobs.map(toBackendJob))
-  return { req, model: r.value.model, format: r.value.output_format, jobs, origin: publicOrigin(c) }
+  return {
+    req,
+    model: r.value.model,
+    format: r.value.output_format,
+    jobs,
+    origin: publicOrigin(c),
+    inputs: inputs.bytes,
+  }
+}
+
+/** Stores the request's inputs (once each) for the generations about to start. */
+export async function saveInputs(c: Context<AppEnv>, p: Prepared): Promise<void> {
+  if (p.inputs.size) await c.get('timing').time('inputs', storeInputs(c.env.IMAGES, p.inputs))
 }
 
 /** Indices of the jobs whose image is not stored yet. */
@@ -65,6 +100,7 @@ export async function generateMissing(
   misses: number[],
 ): Promise<Map<number, Uint8Array>> {
   const waiter = c.get('requestId')
+  await saveInputs(c, p)
   const results = await c.get('timing').time(
     'generate',
     Promise.all(
@@ -81,6 +117,7 @@ export async function generateMissing(
       throw new ApiError(r.code, r.detail, {
         status: r.status,
         headers: r.retryAfter ? { 'Retry-After': String(r.retryAfter) } : {},
+        ...(r.errors ? { errors: r.errors } : {}),
       })
     const job = p.jobs[i] as BackendJob
     c.executionCtx.waitUntil(putCache(p.origin, job.key, p.format, r.bytes))
@@ -111,4 +148,18 @@ export async function renderData(
       return { b64_json: toBase64(b), seed: job.seed }
     }),
   )
+}
+
+/** The synchronous answer (generate, edits, variations): hits charged as reads, misses charged and generated. */
+export async function respond(c: Context<AppEnv>, p: Prepared): Promise<GenerationResponse> {
+  const misses = await findMisses(c, p)
+  let bytes: Map<number, Uint8Array> | undefined
+  if (misses.length === 0) await chargeRead(c)
+  else {
+    await chargeGeneration(c, misses.length)
+    bytes = await generateMissing(c, p, misses)
+  }
+  const data = await renderData(c, p, bytes)
+  c.header('X-Cache', misses.length === 0 ? 'HIT' : 'MISS')
+  return { created: Math.floor(Date.now() / 1000), model: p.model, data }
 }

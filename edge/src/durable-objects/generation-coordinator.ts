@@ -1,16 +1,23 @@
 // One object per request key: owns that key's in-flight generation, so identical concurrent misses cause exactly
 // one backend call and every waiter gets the same result (api.md "Coalescing"). Only a complete image is written to
-// R2; a failure is returned to every waiter and nothing is stored. When the last waiter leaves (job canceled), the
+// R2; a failure is returned to every waiter and nothing is stored. A job's input images are read from R2 by hash
+// (storage/inputs.ts) and sent with it; inputs the backend could not decode are deleted. When the last waiter leaves (job canceled), the
 // backend call is aborted, which stops the GPU work between diffusion steps.
 //
 // Two ways in: `generate()` (RPC, sync waiters) and `fetch()` (POST, NDJSON stream of progress events then the
 // outcome, for job waiters).
 import { DurableObject } from 'cloudflare:workers'
-import { type BackendEvent, type BackendJob, CONTENT_TYPES } from '../../../shared/src/index.ts'
+import {
+  type BackendEvent,
+  type BackendJob,
+  CONTENT_TYPES,
+  jobInputHashes,
+} from '../../../shared/src/index.ts'
 import { callBackend, type GenerationOutcome } from '../backend/client.ts'
 import { backendTimeoutMs, backendUrls } from '../config.ts'
 import type { Bindings } from '../env.ts'
 import { objectName, putR2 } from '../storage/images.ts'
+import { dropInputs, loadInputs } from '../storage/inputs.ts'
 
 export type CoordinatorResult = GenerationOutcome & { cached?: boolean }
 
@@ -94,6 +101,8 @@ export class GenerationCoordinator extends DurableObject<Bindings> {
           cached: true,
         }
       }
+      const inputs = await loadInputs(this.env.IMAGES, jobInputHashes(job))
+      if (!inputs) return { ok: false, code: 'internal', status: 500, detail: 'an input image is not stored' }
       const outcome = await callBackend(
         {
           urls: backendUrls(this.env),
@@ -103,6 +112,7 @@ export class GenerationCoordinator extends DurableObject<Bindings> {
         job,
         {
           stream,
+          inputs,
           signal: flight.abort.signal,
           onEvent: (e) => {
             for (const w of flight.waiters.values()) w.onEvent?.(e)
@@ -110,6 +120,7 @@ export class GenerationCoordinator extends DurableObject<Bindings> {
         },
       )
       if (outcome.ok) await putR2(this.env.IMAGES, job.key, job.output_format, outcome.bytes, outcome.seed)
+      else if (outcome.refusedInputs) await dropInputs(this.env.IMAGES, outcome.refusedInputs)
       return outcome
     } catch (err) {
       console.error('generation failed', err)

@@ -121,6 +121,7 @@ export class JobRecord extends DurableObject<Bindings> {
         detail: failure.detail,
         code: failure.code,
         request_id: spec.requestId,
+        ...(failure.errors ? { errors: failure.errors } : {}),
       }
       await this.#save()
       this.#emit({ event: 'failed', data: state.error })
@@ -176,10 +177,19 @@ export class JobRecord extends DurableObject<Bindings> {
       const multi = (this.#spec?.jobs.length ?? 1) > 1
       this.#emit({ event: 'progress', data: { ...e.data, ...(multi ? { image } : {}) } })
     }
+    // Previews go to whoever listens now; the replayed log stays small (a late subscriber gets the next one).
+    if (e.event === 'preview') {
+      const multi = (this.#spec?.jobs.length ?? 1) > 1
+      this.#broadcast({ event: 'preview', data: { ...e.data, ...(multi ? { image } : {}) } })
+    }
   }
 
   #emit(e: JobEvent): void {
     this.#events.push(e)
+    this.#broadcast(e)
+  }
+
+  #broadcast(e: JobEvent): void {
     for (const s of [...this.#subscribers]) s(e)
   }
 

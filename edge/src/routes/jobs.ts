@@ -13,7 +13,7 @@ import {
 import type { JobState } from '../durable-objects/job-record.ts'
 import type { AppEnv } from '../env.ts'
 import { ApiError } from '../errors.ts'
-import { findMisses, prepare, publicOrigin } from '../generation.ts'
+import { findMisses, prepare, publicOrigin, saveInputs } from '../generation.ts'
 import { chargeGeneration, chargeRead } from '../middleware/rate-limit.ts'
 import { conflict, errorResponses, generationErrors, notFound } from './responses.ts'
 
@@ -106,7 +106,10 @@ export function registerJobRoutes(app: OpenAPIHono<AppEnv>): void {
     const p = await prepare(c, c.req.valid('json'))
     const misses = await findMisses(c, p)
     if (misses.length === 0) await chargeRead(c)
-    else await chargeGeneration(c, misses.length)
+    else {
+      await chargeGeneration(c, misses.length)
+      await saveInputs(c, p)
+    }
     const id = `job_${toHex(crypto.getRandomValues(new Uint8Array(16)))}`
     const spec = {
       id,

@@ -1,0 +1,52 @@
+// Request body limits: 64 KiB, except what the input images add on the routes that take them. A JSON body may carry
+// up to three base64 images beyond its 64 KiB of other fields (counted without the image strings), a multipart
+// body up to three image files. Reading stops at the limit, declared or chunked (hono's bodyLimit).
+import type { Context, MiddlewareHandler } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import { INPUT_LIMITS } from '../../../shared/src/index.ts'
+import type { AppEnv } from '../env.ts'
+import { ApiError } from '../errors.ts'
+
+export const MAX_BODY = 64 * 1024
+const BASE64_IMAGE = Math.ceil(INPUT_LIMITS.maxBytes / 3) * 4 + 1024
+export const MAX_IMAGE_BODY = MAX_BODY + 3 * BASE64_IMAGE
+
+/** The image-carrying JSON fields: image, mask, control.image. */
+function imageChars(body: unknown): number {
+  if (typeof body !== 'object' || body === null) return 0
+  const b = body as { image?: unknown; mask?: unknown; control?: { image?: unknown } }
+  const control = typeof b.control === 'object' && b.control !== null ? b.control.image : undefined
+  return [b.image, b.mask, control].reduce<number>((n, v) => n + (typeof v === 'string' ? v.length : 0), 0)
+}
+
+const tooLarge = (max: number) => new ApiError('payload_too_large', `request body over ${max} bytes`)
+
+export function requestBodyLimit(opts: {
+  takesImages: (c: Context<AppEnv>) => boolean
+}): MiddlewareHandler<AppEnv> {
+  const limit = (maxSize: number) =>
+    bodyLimit({
+      maxSize,
+      onError: () => {
+        throw tooLarge(maxSize)
+      },
+    })
+  const small = limit(MAX_BODY)
+  const large = limit(MAX_IMAGE_BODY)
+  return async function requestBodyLimitMiddleware(c, next) {
+    if (!opts.takesImages(c)) return small(c, next)
+    return large(c, async () => {
+      if (/json/i.test(c.req.header('Content-Type') ?? '')) {
+        const text = await c.req.text()
+        if (text.length > MAX_BODY) {
+          let parsed: unknown
+          try {
+            parsed = JSON.parse(text)
+          } catch {} // malformed JSON: the validator answers 400
+          if (text.length - imageChars(parsed) > MAX_BODY) throw tooLarge(MAX_BODY)
+        }
+      }
+      await next()
+    })
+  }
+}
