@@ -86,7 +86,8 @@ export const GenerationRequest = z
     control: ControlRequest.optional(),
   })
   .check(
-    z.refine((r) => r.prompt !== undefined || r.image !== undefined, {
+    // `when`: also reported beside other bad fields; the input may then be anything (not even an object).
+    z.refine((r) => typeof r !== 'object' || r === null || r.prompt !== undefined || r.image !== undefined, {
       path: ['prompt'],
       message: 'prompt is required (it may be left out only with an image)',
       when: () => true,
