@@ -47,9 +47,8 @@ describe('decodeInputImage', () => {
       expect([d.width, d.height]).toEqual([PHOTO_SIZE.width, PHOTO_SIZE.height])
       // CMYK goes through a generic profile and back: further off than the lossy encodings alone.
       const tolerance = name === 'cmyk' ? 40 : 24
-      corner(d).forEach((v, i) =>
-        expect(Math.abs(v - ([220, 120, 40][i] as number)), name).toBeLessThan(tolerance),
-      )
+      for (const [i, v] of corner(d).entries())
+        expect(Math.abs(v - ([220, 120, 40][i] as number)), name).toBeLessThan(tolerance)
     }
     const alpha = await decodeInputImage(img('alpha').bytes, 'image')
     expect(alpha.alpha).toBeDefined()
