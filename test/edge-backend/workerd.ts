@@ -18,6 +18,15 @@ export interface EdgeUnderTest {
 
 export const root = new URL('../..', import.meta.url).pathname
 
+/** What the edge suites' models offer: Stable Cascade every mode, lite no ControlNet, Würstchen v2 text only. */
+export const TEST_CAPABILITIES = {
+  'stable-cascade': {
+    modes: ['text', 'variation', 'img2img', 'inpainting', 'outpainting', 'canny'],
+    previews: true,
+  },
+  'stable-cascade-lite': { modes: ['text', 'variation', 'img2img'], previews: true },
+}
+
 export function edgeInWorkerd(o: EdgeUnderTest) {
   const dead = Math.max(...o.standInPorts) + 1
   return cloudflareTest({
@@ -28,6 +37,7 @@ export function edgeInWorkerd(o: EdgeUnderTest) {
         BACKEND_SECRET: STAND_IN_SECRET,
         BACKEND_TIMEOUT_MS: '1500',
         TIER_LIMITS: JSON.stringify(o.tierLimits),
+        MODEL_CAPABILITIES: JSON.stringify(TEST_CAPABILITIES),
       },
       ...(o.ratelimits ? { ratelimits: o.ratelimits } : {}),
     },

@@ -45,6 +45,8 @@ export async function backendCalls(prompt: string) {
     aborted: number
     lastAccept: string
     lastSignatureOk: boolean
+    lastInputs: string[]
+    lastImageFields: Record<string, unknown>
   }
 }
 

@@ -43,7 +43,8 @@ const get = createRoute({
 const events = createRoute({
   method: 'get',
   path: '/v1/jobs/{id}/events',
-  summary: 'Job events (SSE): queued, progress, succeeded | failed | canceled',
+  summary:
+    'Job events (SSE): queued, progress, preview (Stage C, models with a previewer), succeeded | failed | canceled',
   request: { params: IdParam },
   responses: {
     200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: z.string() } } },
