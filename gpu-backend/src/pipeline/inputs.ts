@@ -26,18 +26,30 @@ const planesToRgb8 = (img: { width: number; height: number; planes: Float32Array
   return out
 }
 
-async function resample(
+/**
+ * 8-bit raw pixels resized with sharp: 'cover' scales to cover and crops the centre, 'fill' stretches. One channel
+ * stays one (sharp would answer a grey image as sRGB).
+ */
+export async function resampleRaw(
   data: Uint8Array,
   from: { width: number; height: number },
   channels: 1 | 3,
-  width: number,
-  height: number,
-  kernel: 'cubic' | 'linear',
+  to: { width: number; height: number },
+  o: { fit: 'cover' | 'fill'; kernel: 'cubic' | 'linear' },
 ): Promise<Uint8Array> {
-  const out = await sharp(data, { raw: { width: from.width, height: from.height, channels } })
-    .resize(width, height, { fit: 'cover', position: 'centre', kernel })
-    .raw()
-    .toBuffer()
+  let img = sharp(data, { raw: { width: from.width, height: from.height, channels } }).resize(
+    to.width,
+    to.height,
+    {
+      fit: o.fit,
+      position: 'centre',
+      kernel: o.kernel,
+    },
+  )
+  if (channels === 1) img = img.extractChannel(0)
+  const out = await img.raw().toBuffer()
+  if (out.length !== to.width * to.height * channels)
+    throw new Error(`resampleRaw: ${out.length} bytes for ${to.width}×${to.height}×${channels}`)
   return new Uint8Array(out.buffer, out.byteOffset, out.length)
 }
 
@@ -47,7 +59,9 @@ export async function imageTensor(img: InputImage, width: number, height: number
   const same = img.width === width && img.height === height
   if (same && 'planes' in img) return { data: img.planes, dims }
   const rgb = 'rgb8' in img ? img.rgb8 : planesToRgb8(img)
-  const bytes = same ? rgb : await resample(rgb, img, 3, width, height, 'cubic')
+  const bytes = same
+    ? rgb
+    : await resampleRaw(rgb, img, 3, { width, height }, { fit: 'cover', kernel: 'cubic' })
   const plane = width * height
   const data = new Float32Array(3 * plane)
   for (let p = 0; p < plane; p++)
@@ -60,13 +74,12 @@ export async function maskTensor(mask: InputMask, width: number, height: number)
   const same = mask.width === width && mask.height === height
   const bytes = same
     ? mask.repaint
-    : await resample(
+    : await resampleRaw(
         mask.repaint.map((v) => (v ? 255 : 0)),
         mask,
         1,
-        width,
-        height,
-        'linear',
+        { width, height },
+        { fit: 'cover', kernel: 'linear' },
       )
   const data = Float32Array.from(bytes, (v) => (same ? (v ? 1 : 0) : v >= 128 ? 1 : 0))
   return { data, dims: [1, 1, height, width] }

@@ -9,11 +9,10 @@
 // - canny: the canny ControlNet on `control.image`.
 // Masks follow OpenAI: transparent pixels are repainted; a mask without alpha repaints its white pixels. The
 // OpenAI edits endpoint without a mask sends the image as its own mask, so it needs transparent pixels.
-import sharp from 'sharp'
 import { imageMode, type Job, type Placement } from '../../../shared/src/index.ts'
 import { type DecodedImage, InputImageError } from '../image/decode.ts'
 import type { ImageInputs } from './image-conditioning.ts'
-import type { InputImage, InputMask } from './inputs.ts'
+import { type InputImage, type InputMask, resampleRaw } from './inputs.ts'
 
 export interface DecodedInputs {
   image?: DecodedImage
@@ -57,19 +56,20 @@ function maskOf(decoded: DecodedImage, isTheImage: boolean): InputMask {
   return { width: decoded.width, height: decoded.height, repaint }
 }
 
-async function resized(
+const resized = (
   data: Uint8Array,
   from: { width: number; height: number },
   channels: 1 | 3,
   w: number,
   h: number,
-) {
-  const out = await sharp(data, { raw: { width: from.width, height: from.height, channels } })
-    .resize(w, h, { fit: 'fill', kernel: channels === 3 ? 'cubic' : 'linear' })
-    .raw()
-    .toBuffer()
-  return new Uint8Array(out.buffer, out.byteOffset, out.length)
-}
+) =>
+  resampleRaw(
+    data,
+    from,
+    channels,
+    { width: w, height: h },
+    { fit: 'fill', kernel: channels === 3 ? 'cubic' : 'linear' },
+  )
 
 /** Outpainting: the image scaled into `p` on a black canvas; repaint everything outside `p` (and what `mask` marks). */
 async function placeOnCanvas(

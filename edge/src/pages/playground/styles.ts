@@ -7,6 +7,7 @@ export const STYLES = `
     --accent: #6b9cf0; --ok: #46b97a; --bad: #ef6b5b; --warn-bg: #3a2f12; --warn-fg: #f3d38a; }
 }
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 body { font: 15px/1.45 system-ui, sans-serif; color: var(--fg); background: var(--bg); margin: 0 auto;
   max-width: 1200px; padding: 1rem 1.25rem 3rem; }
 h1 { margin: 0; font-size: 1.6rem; }
