@@ -62,7 +62,10 @@ const demoDirOf = (family) => {
   if (!base) return resolve(join(root, 'models', `demo-${family}`))
   return resolve(demoFamily ? base : join(base, family))
 }
-const demos = (demoFamily ? [demoFamily] : DEMO_FAMILIES).map((family) => ({ family, dir: demoDirOf(family) }))
+const demos = (demoFamily ? [demoFamily] : DEMO_FAMILIES).map((family) => ({
+  family,
+  dir: demoDirOf(family),
+}))
 const modelDirs = configured.length ? configured : demos.map((d) => d.dir)
 
 // The children's environment: no telemetry, no update check, no Cloudflare network lookups, no .dev.vars.
@@ -227,8 +230,12 @@ for (const p of [EDGE_PORT, BACKEND_PORT])
 for (const d of configured) if (!existsSync(join(d, 'manifest.json'))) fail(`${d} has no manifest.json`)
 for (const { family, dir } of configured.length ? [] : demos) {
   if (existsSync(join(dir, 'manifest.json'))) continue
-  say(`building the ${family} demo model in ${dir} (tiny, random weights: images are noise, the pipeline is real)`)
-  const make = start('setup', [CASCADE, 'make-tiny', '--family', family, '--out', dir], childEnv, { task: true })
+  say(
+    `building the ${family} demo model in ${dir} (tiny, random weights: images are noise, the pipeline is real)`,
+  )
+  const make = start('setup', [CASCADE, 'make-tiny', '--family', family, '--out', dir], childEnv, {
+    task: true,
+  })
   const { code } = await make.exited
   if (code !== 0) await stop(code ?? 1)
 }
