@@ -63,21 +63,21 @@ export type DecodedBody =
   | { ok: true; job: unknown; inputs: Map<string, Uint8Array> }
   | { ok: false; detail: string }
 
-/** The job (unparsed JSON) and the input parts of a verified body. */
+/** The job (parsed JSON, not yet checked) and the input parts of a verified body. */
 export async function decodeBackendBody(body: Uint8Array, contentType: string): Promise<DecodedBody> {
   const json = (bytes: Uint8Array): unknown => JSON.parse(new TextDecoder().decode(bytes))
-  if (!/^multipart\/form-data/i.test(contentType)) {
-    try {
-      return { ok: true, job: json(body), inputs: new Map() }
-    } catch {
-      return { ok: false, detail: 'the body is not JSON' }
-    }
+  // JSON whatever the Content-Type says (a job's answer does not depend on the headers); multipart only when the
+  // header announces it and the bytes are not JSON.
+  try {
+    return { ok: true, job: json(body), inputs: new Map() }
+  } catch {
+    if (!/^multipart\/form-data/i.test(contentType)) return { ok: false, detail: 'the body is not JSON' }
   }
   let form: FormData
   try {
     form = await new Response(body, { headers: { 'Content-Type': contentType } }).formData()
   } catch {
-    return { ok: false, detail: 'the body is not valid multipart/form-data' }
+    return { ok: false, detail: 'the body is neither JSON nor multipart/form-data' }
   }
   const jobPart = form.get('job')
   if (!(jobPart instanceof Blob) && typeof jobPart !== 'string') return { ok: false, detail: 'no job part' }

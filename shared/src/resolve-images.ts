@@ -58,16 +58,7 @@ export function imageFieldErrors(
   ]
   for (const [field, value] of given)
     if (value !== undefined && !inputs[field]) err(field, 'was not read as an image')
-  const hasImage = req.image !== undefined
-  if (!hasImage) {
-    for (const f of ['strength', 'mask', 'placement'] as const)
-      if (req[f] !== undefined) err(f, `needs an image: ${f} applies to the input image`)
-  }
-  const painting = req.mask !== undefined || req.placement !== undefined
-  if (req.composite !== undefined && !painting)
-    err('composite', 'applies to inpainting and outpainting only (with mask or placement)')
-  if (req.control && painting)
-    err('control', 'cannot be combined with inpainting or outpainting, which use the inpainting ControlNet')
+  errors.push(...combinationErrors(req))
   const { image, mask } = inputs
   if (image && mask && (image.width !== mask.width || image.height !== mask.height))
     err(
@@ -108,6 +99,27 @@ export function unsupportedModeErrors(
         message: `${model} does not do ${mode} here (its modes: ${offered.modes.join(', ')})${note}`,
       }
     })
+}
+
+/** The image fields that do not go together (the request's, or a job's: the backend checks again). */
+export function combinationErrors(r: ModeFields & { composite?: boolean | undefined }): FieldError[] {
+  const errors: FieldError[] = []
+  if (r.image === undefined)
+    for (const f of ['strength', 'mask', 'placement'] as const)
+      if (r[f] !== undefined)
+        errors.push({ path: f, message: `needs an image: ${f} applies to the input image` })
+  const painting = r.mask !== undefined || r.placement !== undefined
+  if (r.composite !== undefined && !painting)
+    errors.push({
+      path: 'composite',
+      message: 'applies to inpainting and outpainting only (with mask or placement)',
+    })
+  if (r.control && painting)
+    errors.push({
+      path: 'control',
+      message: 'cannot be combined with inpainting or outpainting, which use the inpainting ControlNet',
+    })
+  return errors
 }
 
 type ImageJobFields = Pick<Job, 'image' | 'strength' | 'mask' | 'placement' | 'composite' | 'control'>

@@ -37,13 +37,14 @@ export function requestBodyLimit(opts: {
     if (!opts.takesImages(c)) return small(c, next)
     return large(c, async () => {
       if (/json/i.test(c.req.header('Content-Type') ?? '')) {
-        const text = await c.req.text()
-        if (text.length > MAX_BODY) {
+        const size = (await c.req.arrayBuffer()).byteLength
+        if (size > MAX_BODY) {
           let parsed: unknown
           try {
-            parsed = JSON.parse(text)
+            parsed = JSON.parse(await c.req.text())
           } catch {} // malformed JSON: the validator answers 400
-          if (text.length - imageChars(parsed) > MAX_BODY) throw tooLarge(MAX_BODY)
+          // Base64 is ASCII: its characters are its bytes.
+          if (size - imageChars(parsed) > MAX_BODY) throw tooLarge(MAX_BODY)
         }
       }
       await next()

@@ -181,6 +181,12 @@ async function parseJob(
 ): Promise<{ job: BackendJob; parts: Map<string, Uint8Array> }> {
   const decoded = await decodeBackendBody(body, contentType)
   if (!decoded.ok) throw new ApiError('invalid_request', decoded.detail)
+  // Only input images may take a body past a job's limit.
+  if (!decoded.inputs.size && body.length > BACKEND_JOB_MAX_BYTES)
+    throw new ApiError(
+      'payload_too_large',
+      `a job without input images is at most ${BACKEND_JOB_MAX_BYTES} bytes`,
+    )
   const parsed = BackendJob.safeParse(decoded.job)
   if (!parsed.success) {
     const errors: FieldError[] = parsed.error.issues.map((i) => ({

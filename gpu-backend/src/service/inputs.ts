@@ -4,6 +4,7 @@
 // hashes whose bytes cannot be decoded, so the edge can drop them from its input store.
 import {
   type BackendJob,
+  combinationErrors,
   type FieldError,
   type InputField,
   jobInputHashes,
@@ -60,8 +61,11 @@ export async function readJobInputs(
   manifest: Manifest,
 ): Promise<JobInputs> {
   checkParts(job, parts)
-  const modeErrors = unsupportedModeErrors(job, job.model, capabilitiesOf(manifest))
-  if (modeErrors.length) throw new InputsRefused(modeErrors)
+  const fieldErrors = [
+    ...combinationErrors(job),
+    ...unsupportedModeErrors(job, job.model, capabilitiesOf(manifest)),
+  ]
+  if (fieldErrors.length) throw new InputsRefused(fieldErrors)
   const fields: [InputField, string | undefined][] = [
     ['image', job.image],
     ['mask', job.mask],
