@@ -331,7 +331,11 @@ describe('POST /v1/generate with a valid signature and a hostile body', () => {
     })
     // Well-formed, fresh signature headers (the MAC cannot be right): the backend reads until the limit. Without
     // them it answers 401 before reading a byte.
-    const headers = { 'Content-Type': 'application/json', Accept: 'image/*', ...(await signRequest(SECRET, 'x')) }
+    const headers = {
+      'Content-Type': 'application/json',
+      Accept: 'image/*',
+      ...(await signRequest(SECRET, 'x')),
+    }
     const init = { method: 'POST', body, headers, duplex: 'half' } as RequestInit
     const res = await fetch(`${b.url}/v1/generate`, init)
     sent++
