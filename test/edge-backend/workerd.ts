@@ -2,6 +2,7 @@
 // local R2, KV, Durable Objects, rate limiting and Cache API, and its backend pool pointed at the stand-in's ports
 // plus one port where nothing listens (so failover is always exercised).
 import { cloudflareTest } from '@cloudflare/vitest-plugin'
+import { TEST_CAPABILITIES } from './capabilities.ts'
 import { STAND_IN_SECRET } from './stand-in.ts'
 
 /** A `[[ratelimits]]` binding, as Miniflare takes it. */
@@ -17,15 +18,6 @@ export interface EdgeUnderTest {
 }
 
 export const root = new URL('../..', import.meta.url).pathname
-
-/** What the edge suites' models offer: Stable Cascade every mode, lite no ControlNet, Würstchen v2 text only. */
-export const TEST_CAPABILITIES = {
-  'stable-cascade': {
-    modes: ['text', 'variation', 'img2img', 'inpainting', 'outpainting', 'canny'],
-    previews: true,
-  },
-  'stable-cascade-lite': { modes: ['text', 'variation', 'img2img'], previews: true },
-}
 
 export function edgeInWorkerd(o: EdgeUnderTest) {
   const dead = Math.max(...o.standInPorts) + 1
