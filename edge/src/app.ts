@@ -1,9 +1,10 @@
 // The app: middleware order, routes, the one error handler. index.ts exports it with the Durable Objects.
 import { OpenAPIHono } from '@hono/zod-openapi'
+import type { Context } from 'hono'
 import type { AppEnv } from './env.ts'
 import { ApiError, onError, validationHook } from './errors.ts'
 import { auth } from './middleware/auth.ts'
-import { requestBodyLimit } from './middleware/body-limit.ts'
+import { type ImageBodies, requestBodyLimit } from './middleware/body-limit.ts'
 import { rateLimit } from './middleware/rate-limit.ts'
 import { requestId } from './middleware/request-id.ts'
 import { serverTiming } from './middleware/server-timing.ts'
@@ -14,12 +15,14 @@ import { registerJobRoutes } from './routes/jobs.ts'
 import { registerMetaRoutes } from './routes/meta.ts'
 import { registerModelRoutes } from './routes/models.ts'
 
-const SELF_CHARGING = new Set([
-  'POST /v1/images/generations',
-  'POST /v1/jobs',
-  'POST /v1/images/edits',
-  'POST /v1/images/variations',
+/** The generation routes: they charge themselves, and take input images (in these bodies). */
+const GENERATION_ROUTES = new Map<string, ImageBodies>([
+  ['POST /v1/images/generations', 'json'],
+  ['POST /v1/jobs', 'json'],
+  ['POST /v1/images/edits', 'multipart'],
+  ['POST /v1/images/variations', 'multipart'],
 ])
+const route = (c: Context<AppEnv>) => `${c.req.method} ${c.req.path}`
 
 export function createApp(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
@@ -29,12 +32,8 @@ export function createApp(): OpenAPIHono<AppEnv> {
   app.on(['GET', 'POST'], '/bench/bare', (c, next) => (c.env.BENCH_ROUTES === '1' ? c.text('ok') : next()))
 
   app.use('*', requestId(), serverTiming(), auth())
-  app.use('*', rateLimit({ selfCharging: (c) => SELF_CHARGING.has(`${c.req.method} ${c.req.path}`) }))
-  // The generation routes charge themselves, and they are the ones that take input images.
-  app.use(
-    '/v1/*',
-    requestBodyLimit({ takesImages: (c) => SELF_CHARGING.has(`${c.req.method} ${c.req.path}`) }),
-  )
+  app.use('*', rateLimit({ selfCharging: (c) => GENERATION_ROUTES.has(route(c)) }))
+  app.use('/v1/*', requestBodyLimit({ takesImages: (c) => GENERATION_ROUTES.get(route(c)) }))
 
   registerGenerationRoutes(app)
   registerImageEditRoutes(app)

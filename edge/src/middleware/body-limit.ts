@@ -1,6 +1,7 @@
-// Request body limits: 64 KiB, except what the input images add on the routes that take them. A JSON body may carry
-// up to three base64 images beyond its 64 KiB of other fields (counted without the image strings), a multipart
-// body up to three image files. Reading stops at the limit, declared or chunked (hono's bodyLimit).
+// Request body limits: 64 KiB, except what the input images add on the routes that take them, in the body type
+// each route takes. A JSON body may carry up to three base64 images beyond its 64 KiB of other fields (counted
+// without the image strings), a multipart body up to three image files. Any other body keeps the 64 KiB. Reading
+// stops at the limit, declared or chunked (hono's bodyLimit).
 import type { Context, MiddlewareHandler } from 'hono'
 import { bodyLimit } from 'hono/body-limit'
 import { INPUT_LIMITS } from '../../../shared/src/index.ts'
@@ -21,8 +22,11 @@ function imageChars(body: unknown): number {
 
 const tooLarge = (max: number) => new ApiError('payload_too_large', `request body over ${max} bytes`)
 
+/** How a route takes input images: in a JSON body, a multipart body, or not at all. */
+export type ImageBodies = 'json' | 'multipart' | undefined
+
 export function requestBodyLimit(opts: {
-  takesImages: (c: Context<AppEnv>) => boolean
+  takesImages: (c: Context<AppEnv>) => ImageBodies
 }): MiddlewareHandler<AppEnv> {
   const limit = (maxSize: number) =>
     bodyLimit({
@@ -34,9 +38,12 @@ export function requestBodyLimit(opts: {
   const small = limit(MAX_BODY)
   const large = limit(MAX_IMAGE_BODY)
   return async function requestBodyLimitMiddleware(c, next) {
-    if (!opts.takesImages(c)) return small(c, next)
+    const takes = opts.takesImages(c)
+    const type = c.req.header('Content-Type') ?? ''
+    const json = /json/i.test(type)
+    if (!takes || !(takes === 'json' ? json : /^multipart\/form-data/i.test(type))) return small(c, next)
     return large(c, async () => {
-      if (/json/i.test(c.req.header('Content-Type') ?? '')) {
+      if (json) {
         const size = (await c.req.arrayBuffer()).byteLength
         if (size > MAX_BODY) {
           let parsed: unknown

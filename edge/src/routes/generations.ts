@@ -2,6 +2,7 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
 import { GenerationRequest, GenerationResponse } from '../../../shared/src/index.ts'
 import type { AppEnv } from '../env.ts'
+import { generationHook } from '../errors.ts'
 import { prepare, respond } from '../generation.ts'
 import { generationErrors } from './responses.ts'
 
@@ -20,5 +21,9 @@ const route = createRoute({
 })
 
 export function registerGenerationRoutes(app: OpenAPIHono<AppEnv>): void {
-  app.openapi(route, async (c) => c.json(await respond(c, await prepare(c, c.req.valid('json'))), 200))
+  app.openapi(
+    route,
+    async (c) => c.json(await respond(c, await prepare(c, c.req.valid('json'))), 200),
+    generationHook(),
+  )
 }

@@ -12,7 +12,7 @@ import {
 } from '../../../shared/src/index.ts'
 import type { JobState } from '../durable-objects/job-record.ts'
 import type { AppEnv } from '../env.ts'
-import { ApiError } from '../errors.ts'
+import { ApiError, generationHook } from '../errors.ts'
 import { findMisses, prepare, publicOrigin, saveInputs } from '../generation.ts'
 import { chargeGeneration, chargeRead } from '../middleware/rate-limit.ts'
 import { conflict, errorResponses, generationErrors, notFound } from './responses.ts'
@@ -103,28 +103,32 @@ async function load(c: Context<AppEnv>, id: string): Promise<JobState> {
 }
 
 export function registerJobRoutes(app: OpenAPIHono<AppEnv>): void {
-  app.openapi(create, async (c) => {
-    const p = await prepare(c, c.req.valid('json'))
-    const misses = await findMisses(c, p)
-    if (misses.length === 0) await chargeRead(c)
-    else {
-      await chargeGeneration(c, misses.length)
-      await saveInputs(c, p)
-    }
-    const id = `job_${toHex(crypto.getRandomValues(new Uint8Array(16)))}`
-    const spec = {
-      id,
-      model: p.model,
-      created: Math.floor(Date.now() / 1000),
-      requestId: c.get('requestId'),
-      jobs: p.jobs,
-    }
-    const state = await jobStub(c, id).start(spec, p.origin)
-    const base = `${publicOrigin(c)}/v1/jobs/${id}`
-    c.header('X-Cache', misses.length === 0 ? 'HIT' : 'MISS')
-    c.header('Location', base)
-    return c.json({ id, status: state.status, status_url: base, events_url: `${base}/events` }, 202)
-  })
+  app.openapi(
+    create,
+    async (c) => {
+      const p = await prepare(c, c.req.valid('json'))
+      const misses = await findMisses(c, p)
+      if (misses.length === 0) await chargeRead(c)
+      else {
+        await chargeGeneration(c, misses.length)
+        await saveInputs(c, p)
+      }
+      const id = `job_${toHex(crypto.getRandomValues(new Uint8Array(16)))}`
+      const spec = {
+        id,
+        model: p.model,
+        created: Math.floor(Date.now() / 1000),
+        requestId: c.get('requestId'),
+        jobs: p.jobs,
+      }
+      const state = await jobStub(c, id).start(spec, p.origin)
+      const base = `${publicOrigin(c)}/v1/jobs/${id}`
+      c.header('X-Cache', misses.length === 0 ? 'HIT' : 'MISS')
+      c.header('Location', base)
+      return c.json({ id, status: state.status, status_url: base, events_url: `${base}/events` }, 202)
+    },
+    generationHook(),
+  )
 
   app.openapi(get, async (c) => c.json(toStatus(await load(c, c.req.valid('param').id)), 200))
 

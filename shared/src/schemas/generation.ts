@@ -13,6 +13,18 @@ export const CONTENT_TYPES: Record<OutputFormat, string> = {
 
 export const SIZE_PATTERN = /^(\d{3,4})x(\d{3,4})$/
 
+export const PROMPT_REQUIRED = 'prompt is required (it may be left out only with an image)'
+
+/**
+ * A request body (anything) that needs a prompt and has none. zod skips the object's check once a field has failed
+ * its type (an int check aborts), so the edge also applies it to a body that failed (edge/src/errors.ts).
+ */
+export function promptMissing(body: unknown): boolean {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return false
+  const b = body as Record<string, unknown>
+  return b.prompt === undefined && b.image === undefined
+}
+
 /**
  * Strict: an unknown field is a 400, so a typo never silently changes what is generated or cached. The image
  * fields select a mode: `image` alone is a variation, with `strength` img2img, with `mask` inpainting, with
@@ -86,10 +98,9 @@ export const GenerationRequest = z
     control: ControlRequest.optional(),
   })
   .check(
-    // `when`: also reported beside other bad fields; the input may then be anything (not even an object).
-    z.refine((r) => typeof r !== 'object' || r === null || r.prompt !== undefined || r.image !== undefined, {
+    z.refine((r) => !promptMissing(r), {
       path: ['prompt'],
-      message: 'prompt is required (it may be left out only with an image)',
+      message: PROMPT_REQUIRED,
       when: () => true,
     }),
   )
