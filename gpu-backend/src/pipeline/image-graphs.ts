@@ -86,6 +86,13 @@ export async function loadImageGraphs(
     const image = session.inputMetadata.find((m) => m.name === 'image')
     const size = image?.isTensor ? image.shape[3] : undefined
     if (typeof size !== 'number') throw new Error(`${dir}: clip_vision.onnx has no fixed image size`)
+    const embeds = session.outputMetadata.find((m) => m.name === 'image_embeds')
+    const clipImg = stageC.inputMetadata.find((m) => m.name === 'clip_img')
+    const [have, want] = [embeds, clipImg].map((m) => (m?.isTensor ? m.shape.at(-1) : undefined))
+    if (have !== want)
+      throw new Error(
+        `${dir}: clip_vision.onnx gives ${have}-wide image embeddings, Stage C's clip_img takes ${want}: it is not this model's CLIP vision tower`,
+      )
     graphs.clipVision = { session, size }
   }
   for (const type of SERVED_CONTROLNETS) {
