@@ -1,15 +1,3 @@
-// The image modes through the whole pipeline (gpu-backend/src/pipeline/generate.ts) on a model directory compiled
-// from the golden tiny checkpoints, text-to-image set and image set together (golden-runs.ts scModelDir(true)):
-// - img2img against the official run (golden image/img2img_sampling): the recorded image latent as the encoder's
-//   answer, the recorded ε and noise, the pipeline's own strength -> schedule; and its live previews, each the
-//   previewer on that step's recorded x0;
-// - variation, inpainting and canny against Stage C runs assembled from the golden graphs' cases: CLIP vision's
-//   embedding (clip_vision_forward), the ControlNets' outputs (controlnet_*_forward) fed to the sampling loop the
-//   way the official recipes feed them (clip_img in the conditional half only; the same cnet in both halves);
-// - inpainting's compositing of the kept pixels.
-// Every run goes through both sampling loops (host, and the device loop's graphs on the CPU): within 1e-5.
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import {
   type GenerateOptions,
@@ -17,100 +5,36 @@ import {
   type GenerateResult,
   generate,
 } from '../../gpu-backend/src/pipeline/generate.ts'
-import { graphEncoders, type ImageEncoders } from '../../gpu-backend/src/pipeline/image-conditioning.ts'
+import { graphEncoders } from '../../gpu-backend/src/pipeline/image-conditioning.ts'
 import type { InputImage, InputMask } from '../../gpu-backend/src/pipeline/inputs.ts'
 import { type LoadedModel, loadModel } from '../../gpu-backend/src/pipeline/model.ts'
 import type { NoiseSource } from '../../gpu-backend/src/pipeline/noise.ts'
 import { sampleStage } from '../../gpu-backend/src/pipeline/sample.ts'
-import { type HostTensor, outputOf } from '../../gpu-backend/src/pipeline/tensor.ts'
-import { stageConditioning, type TextStates } from '../../gpu-backend/src/pipeline/text.ts'
-import { runFloat32 } from '../../gpu-backend/src/runtime/session.ts'
+import type { HostTensor } from '../../gpu-backend/src/pipeline/tensor.ts'
+import { stageConditioning } from '../../gpu-backend/src/pipeline/text.ts'
 import { gdfDiffuse } from '../../gpu-backend/src/samplers/gdf-ddpm.ts'
-import { goldenPath, readCase, relErr } from './golden.ts'
-import { scModelDir, tableText } from './golden-runs.ts'
+import { readCase, relErr } from './golden.ts'
+import { scModelDir } from './golden-runs.ts'
+import {
+  caseFile,
+  IMG2IMG_CASE,
+  img2img,
+  img2imgRun,
+  meta,
+  planes,
+  previewErrors,
+  recorded,
+  request,
+  row,
+  sampleArgs,
+  synthetic,
+  t,
+} from './image-runs.ts'
 
 // READMEs: a forward 5e-4, a sampling run 1e-3; the device loop's contract 1e-5.
 const TOL_FORWARD = 5e-4
 const TOL_RUN = 1e-3
 const TOL_DEVICE_LOOP = 1e-5
-
-const CASES = goldenPath('image', 'cases')
-const caseFile = (name: string) => join(CASES, `${name}.safetensors`)
-const img2imgCases = existsSync(CASES) ? readdirSync(CASES).filter((f) => /^img2img/.test(f)) : []
-type Case = ReturnType<typeof readCase>
-
-const t = (c: Case, name: string): HostTensor => ({ data: c.get(name).data, dims: c.get(name).shape })
-function row(c: Case, name: string, i: number): HostTensor {
-  const x = c.get(name)
-  const per = x.data.length / (x.shape[0] as number)
-  return { data: x.data.slice(i * per, (i + 1) * per), dims: [1, ...x.shape.slice(1)] }
-}
-/** Step i of a per-step record (steps, B, ...) as its (B, ...) tensor. */
-function stepRow(c: Case, name: string, i: number): HostTensor {
-  const x = c.get(name)
-  const per = x.data.length / (x.shape[0] as number)
-  return { data: x.data.slice(i * per, (i + 1) * per), dims: x.shape.slice(1) }
-}
-/** (1, C, H, W) as an input image of float planes (exactly what the pipeline samples when the size matches). */
-const planes = (x: HostTensor): InputImage => ({
-  width: x.dims[3] as number,
-  height: x.dims[2] as number,
-  planes: x.data.slice(0, 3 * (x.dims[2] as number) * (x.dims[3] as number)),
-})
-
-/** Noise for runs with no recorded counterpart: deterministic, the same for both loops and the reference. */
-const synthetic: NoiseSource = {
-  draw: (_stage, k, s) => new Float32Array(s.reduce((a, b) => a * b, 1)).map((_, i) => Math.sin(7 * k + i)),
-}
-
-const stageBLatent = () =>
-  JSON.parse(readFileSync(goldenPath('configs', 'sampling.json'), 'utf8')).stage_b.shape.slice(2) as [
-    number,
-    number,
-  ]
-
-/** The img2img case's text states (conditional `cond-<i>`, unconditional ""), and its Stage C noise. */
-function recorded(c: Case) {
-  const batch = c.get('x_init').shape[0] as number
-  const states = (prefix: string, i: number): TextStates => {
-    const pick = (name: string) =>
-      row(c, `${prefix}.${name}`, Math.min(i, (c.get(`${prefix}.${name}`).shape[0] as number) - 1))
-    const pooled = pick('clip_text_pooled')
-    return {
-      hidden_pre_norm: pick('clip_text'),
-      text_embeds: { data: pooled.data, dims: [1, pooled.dims[2] as number] },
-    }
-  }
-  const text = tableText((_, p) => (p === '' ? states('uncond', 0) : states('cond', Number(p.slice(5)))))
-  const shape = c.get('x_init').shape
-  const per = shape.reduce((a, b) => a * b, 1)
-  // Stage C: draw 0 is ε of gdf.diffuse (img2img) or the start latent, then one draw per step; Stage B: fixed.
-  const noise: NoiseSource = {
-    draw: (stage, k, s) =>
-      stage === 'c'
-        ? k === 0
-          ? c.get('diffuse.epsilon').data.slice()
-          : row(c, 'noise', k - 1).data.slice(0, per)
-        : new Float32Array(s.reduce((a, b) => a * b, 1)).fill(0.25),
-  }
-  const prompts = Array.from({ length: batch }, (_, i) => `cond-${i}`)
-  return {
-    text,
-    noise,
-    batch,
-    prompts,
-    // Stage B's latent: the text-to-image set's (any size Stage B takes; nothing here compares it).
-    latents: { c: shape.slice(2) as [number, number], b: stageBLatent() },
-  }
-}
-
-const img2img = img2imgCases[0] ? readCase(join(CASES, img2imgCases[0])) : undefined
-const meta = img2img?.file.metadata ?? {}
-const sampleArgs = Object.fromEntries(
-  [...(meta.call ?? '').slice((meta.call ?? '').indexOf('gdf.sample(')).matchAll(/(\w+)=([\d.]+)/g)].map(
-    (m) => [m[1], Number(m[2])],
-  ),
-)
 
 async function models(): Promise<[LoadedModel, LoadedModel]> {
   const dir = await scModelDir(true)
@@ -134,21 +58,6 @@ async function bothLoops(
   )
   for (const v of Object.values(errs)) expect(v).toBeLessThan(TOL_DEVICE_LOOP)
   return a
-}
-
-/** A request with the img2img case's steps and guidance. */
-function request(images: GenerateRequest['images'], extra: Partial<GenerateRequest> = {}): GenerateRequest {
-  return {
-    width: 96,
-    height: 96,
-    images,
-    priorSteps: Number(meta.steps),
-    priorGuidance: sampleArgs.cfg as number,
-    decoderSteps: 1,
-    decoderGuidance: 0,
-    groups: [images.length],
-    ...extra,
-  }
 }
 
 interface ReferenceRun {
@@ -194,64 +103,33 @@ describe('image modes through the pipeline (golden image/)', () => {
   if (!img2img) return
   const c = img2img
 
-  it(`img2img: Stage C within ${TOL_RUN} of the official run (${img2imgCases[0]}), previews = previewer(x0)`, async () => {
+  it(`img2img: Stage C within ${TOL_RUN} of the official run (${IMG2IMG_CASE}), previews = previewer(x0)`, async () => {
     const loaded = await models()
-    const r = recorded(c)
-    const strength = Number(meta.strength)
-    const sources = r.prompts.map((_, i) =>
-      planes({ data: new Float32Array(3 * 96 * 96).fill(i / 4), dims: [1, 3, 96, 96] }),
-    )
-    const encoders: ImageEncoders = {
-      encode: async (img) => row(c, 'x0_image_latent', sources.indexOf(img)),
-      embed: () => Promise.reject(new Error('no variation here')),
-      control: () => Promise.reject(new Error('no control here')),
-    }
+    const run = img2imgRun(c)
     const steps: number[] = []
     const previews: { step: number; images: HostTensor }[] = []
     const result = await bothLoops(
       loaded,
-      request(
-        r.prompts.map((prompt, i) => ({
-          seed: i,
-          prompt,
-          negativePrompt: '',
-          inputs: { init: sources[i] as InputImage },
-        })),
-        { strength },
-      ),
+      run.request,
       {
-        text: r.text,
-        noise: r.noise,
-        latents: r.latents,
-        imageEncoders: encoders,
+        ...run.options,
         onStep: (e) => e.stage === 'c' && steps.push(e.step),
         previews: { wants: () => true, onPreview: (p) => previews.push({ step: p.step, images: p.images }) },
       },
       'img2img',
     )
-    const err = relErr(result.prior.data, c.get('output').data)
+    const err = relErr(result.prior.data, run.reference.prior)
     console.log(`img2img Stage C vs the official run: ${err.toExponential(2)}`)
     expect(err).toBeLessThan(TOL_RUN)
     // int(steps · strength) steps (the case records its schedule).
-    const timesteps = (c.get('t').shape[0] as number) - 1
+    const { timesteps } = run.reference
     expect(steps).toEqual(Array.from({ length: timesteps }, (_, i) => i + 1))
+    expect(steps).toHaveLength(Math.trunc(Number(meta.steps) * Number(meta.strength)))
     // Previews: both loops made one per step; each is the previewer on the recorded x0 of that step.
     const previewer = loaded[0].image.previewer
     if (!previewer) throw new Error('the golden image model has no previewer')
     expect(previews.map((p) => p.step)).toEqual([...steps, ...steps])
-    expect(steps).toHaveLength(Math.trunc(Number(meta.steps) * strength))
-    let worst = 0
-    for (const p of previews.slice(0, timesteps)) {
-      const ref = outputOf(await runFloat32(previewer, { x: stepRow(c, 'x0', p.step - 1) }), 'image')
-      const clamped = ref.data.map((v) => Math.min(Math.max(v, 0), 1))
-      expect(p.images.dims).toEqual([
-        r.batch,
-        3,
-        8 * (r.latents.c[0] as number),
-        8 * (r.latents.c[1] as number),
-      ])
-      worst = Math.max(worst, relErr(p.images.data, clamped))
-    }
+    const worst = await previewErrors(previewer, previews.slice(0, timesteps), run.reference.x0)
     console.log(`previews vs previewer(recorded x0): ${worst.toExponential(2)}`)
     expect(worst).toBeLessThan(TOL_RUN)
   })

@@ -18,7 +18,7 @@ const TOL = 1e-4
 const AXES: Record<string, Record<string, number>> = {
   text_encoder: { batch: 2 },
   text_encoder_2: { batch: 2 },
-  stage_c: { batch: 2, height: 5, width: 3, seq: 77 },
+  stage_c: { batch: 2, height: 5, width: 3, seq: 77, images: 1 },
   stage_b: { batch: 2, height: 16, width: 32, effnet_height: 5, effnet_width: 3, seq: 77 },
   stage_a_decoder: { batch: 2, latent_height: 12, latent_width: 8 },
   stage_a_encoder: { batch: 2, image_height: 48, image_width: 32 },

@@ -98,7 +98,9 @@ describe('the service on WebGPU', () => {
 
   it('reports its provider on /readyz, /metrics and each image’s Server-Timing', async () => {
     const ready = (await (await fetch(`${svc.url}/readyz`)).json()) as { models: unknown[] }
-    expect(ready.models).toEqual([{ id: 'wuerstchen-v2', version, provider: 'webgpu' }])
+    expect(ready.models).toEqual([
+      { id: 'wuerstchen-v2', version, provider: 'webgpu', modes: ['text'], previews: false },
+    ])
     const metrics = await (await fetch(`${svc.url}/metrics`)).text()
     expect(metrics).toContain('cascade_backend_info{model="wuerstchen-v2",provider="webgpu"} 1')
     // The warm-up's shape (the API's smallest size, one step per stage): its shaders are compiled already.
