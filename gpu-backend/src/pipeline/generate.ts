@@ -17,6 +17,7 @@ import {
   type ImageEncoders,
   ImageInputError,
   type ImageInputs,
+  missingGraphs,
 } from './image-conditioning.ts'
 import { type LatentSizes, latentSizes } from './latents.ts'
 import type { LoadedModel } from './model.ts'
@@ -115,6 +116,13 @@ export async function generate(
   const sizes = opts.latents ?? latentSizes(model.manifest.family, req.width, req.height)
   const text = opts.text ?? model.text
   validate(req, groups, sizes, text)
+  const missing = opts.imageEncoders
+    ? []
+    : missingGraphs(
+        model.image,
+        req.images.map((i) => i.inputs),
+      )
+  if (missing.length) throw new PipelineInputError(`${model.id}: the model has no ${missing.join(', ')}`)
   const priorRun = priorSchedule(req)
   const noise = opts.noise ?? threadNoise(req.images.map((i) => i.seed))
   const settings = model.manifest.settings

@@ -96,6 +96,17 @@ export interface ImageEncoders {
   control(control: ControlInput, grid: readonly [number, number]): Promise<Record<string, HostTensor>>
 }
 
+/** The image graphs `rows` need that `graphs` lacks, in words (empty: the model can run them). */
+export function missingGraphs(graphs: ImageGraphs, rows: readonly (ImageInputs | undefined)[]): string[] {
+  const missing = new Set<string>()
+  for (const r of rows) {
+    if (r?.variation && !graphs.clipVision) missing.add('CLIP vision graph (variation)')
+    if (r?.init && !graphs.effnet) missing.add('EfficientNet encoder (img2img, inpainting)')
+    if (r?.control && !graphs.controlnets[r.control.type]) missing.add(`${r.control.type} ControlNet`)
+  }
+  return [...missing]
+}
+
 /** The encoders of a model directory's image graphs; one it lacks is an ImageInputError. */
 export function graphEncoders(graphs: ImageGraphs): ImageEncoders {
   const need = <T>(v: T | undefined, what: string): T => {
