@@ -4,7 +4,16 @@
 // passed on as the same 400 (and its stored copy dropped); previews relayed on the jobs API; modes per model.
 import { env, SELF } from 'cloudflare:test'
 import { describe, expect, inject, it } from 'vitest'
-import { type Problem, sha256Hex, toHex } from '../../shared/src/index.ts'
+import {
+  GenerationRequest,
+  type Job,
+  type Problem,
+  resolveRequest,
+  sha256Hex,
+  toBackendJob,
+  toHex,
+} from '../../shared/src/index.ts'
+import { TEST_CAPABILITIES } from '../edge-backend/capabilities.ts'
 import { BASE, backendCalls, expectProblem, freshIp, generate, get, post, readSse } from './helpers.ts'
 
 const images = inject('inputImages')
@@ -192,6 +201,30 @@ describe('bad inputs: 400 naming the field, nothing charged, queued or stored', 
       expect(await storedInputs()).not.toContain(corrupt)
     }
     expect(await storedImages()).toBe(before)
+  })
+})
+
+describe('an input deleted after a refusal', () => {
+  it('a coordinator whose job names a deleted input answers the same 400, naming the field', async () => {
+    const photo = await sha('photo')
+    const r = await resolveRequest(
+      GenerationRequest.parse({ prompt: 'gone input', model: SC, size: '512x512', seed: 9, image: 'x' }),
+      JSON.parse(env.MODEL_VERSIONS),
+      {
+        inputs: { image: { sha256: `${photo.slice(0, 63)}0`, width: 96, height: 64 } },
+        capabilities: TEST_CAPABILITIES,
+      },
+    )
+    if (!r.ok) throw new Error(JSON.stringify(r.errors))
+    const job = await toBackendJob(r.value.jobs[0] as Job)
+    const outcome = await env.GENERATION.get(env.GENERATION.idFromName(job.key)).generate(job, 'test-waiter')
+    expect(outcome).toMatchObject({
+      ok: false,
+      code: 'invalid_request',
+      status: 400,
+      errors: [{ path: 'image' }],
+    })
+    expect(await backendCalls('gone input')).toBeNull()
   })
 })
 

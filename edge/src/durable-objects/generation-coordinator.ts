@@ -21,6 +21,28 @@ import { dropInputs, loadInputs } from '../storage/inputs.ts'
 
 export type CoordinatorResult = GenerationOutcome & { cached?: boolean }
 
+/**
+ * Inputs are deleted only once a backend found them undecodable (storage/inputs.ts), so a job whose input is gone
+ * (another request with the same bytes was refused meanwhile) gets the same refusal, naming its fields.
+ */
+function refusedBefore(job: BackendJob, missing: string[]): CoordinatorResult {
+  const fields: [string, string | undefined][] = [
+    ['image', job.image],
+    ['mask', job.mask],
+    ['control.image', job.control?.image],
+  ]
+  const errors = fields
+    .filter(([, h]) => h !== undefined && missing.includes(h))
+    .map(([path]) => ({ path, message: 'could not be decoded (refused by a backend)' }))
+  return {
+    ok: false,
+    code: 'invalid_request',
+    status: 400,
+    detail: 'the input images cannot be used',
+    errors,
+  }
+}
+
 interface Waiter {
   resolve: (r: CoordinatorResult) => void
   onEvent?: (e: BackendEvent) => void
@@ -101,8 +123,8 @@ export class GenerationCoordinator extends DurableObject<Bindings> {
           cached: true,
         }
       }
-      const inputs = await loadInputs(this.env.IMAGES, jobInputHashes(job))
-      if (!inputs) return { ok: false, code: 'internal', status: 500, detail: 'an input image is not stored' }
+      const { inputs, missing } = await loadInputs(this.env.IMAGES, jobInputHashes(job))
+      if (missing.length) return refusedBefore(job, missing)
       const outcome = await callBackend(
         {
           urls: backendUrls(this.env),

@@ -37,7 +37,9 @@ export function requestBodyLimit(opts: {
     })
   const small = limit(MAX_BODY)
   const large = limit(MAX_IMAGE_BODY)
-  return async function requestBodyLimitMiddleware(c, next) {
+  // Not async: hono's bodyLimit rejects at once when a declared length is too large, and the caller must get that
+  // very promise (an async wrapper hands it over a tick later, which workerd reports as an unhandled rejection).
+  return function requestBodyLimitMiddleware(c, next) {
     const takes = opts.takesImages(c)
     const type = c.req.header('Content-Type') ?? ''
     const json = /json/i.test(type)

@@ -24,19 +24,21 @@ export async function storeInputs(bucket: R2Bucket, inputs: ReadonlyMap<string, 
   )
 }
 
-/** The bytes of each input; undefined when one is missing. */
+/** The bytes of each input, and the hashes of those not stored (deleted after a backend refused them). */
 export async function loadInputs(
   bucket: R2Bucket,
   hashes: readonly string[],
-): Promise<Map<string, Uint8Array> | undefined> {
-  const found = await Promise.all(
+): Promise<{ inputs: Map<string, Uint8Array>; missing: string[] }> {
+  const inputs = new Map<string, Uint8Array>()
+  const missing: string[] = []
+  await Promise.all(
     hashes.map(async (h) => {
       const obj = await bucket.get(inputObject(h))
-      return obj ? ([h, new Uint8Array(await obj.arrayBuffer())] as const) : undefined
+      if (obj) inputs.set(h, new Uint8Array(await obj.arrayBuffer()))
+      else missing.push(h)
     }),
   )
-  if (found.some((f) => f === undefined)) return undefined
-  return new Map(found as (readonly [string, Uint8Array])[])
+  return { inputs, missing }
 }
 
 export async function dropInputs(bucket: R2Bucket, hashes: readonly string[]): Promise<void> {

@@ -159,9 +159,9 @@ export async function generate(
   // 4-6. Prior (Stage C); decoder (Stage B) conditioned on the prior's result (de-normalized for Würstchen v2),
   // unconditional effnet = zeros; decode (Stage A; the graph applies the family's latent scale). With the loop on
   // the device, the latents stay there and only the images come back.
-  const feedsC = (states: TextStates, guided: 'cond' | 'uncond') => ({
+  const feedsC = (states: TextStates, half: 'cond' | 'uncond') => ({
     ...stageConditioning(model.stages.c, settings.text.stage_c, states, batch),
-    ...(guided === 'cond' && image.clipImg ? { clip_img: image.clipImg } : {}),
+    ...(half === 'cond' && image.clipImg ? { clip_img: image.clipImg } : {}),
     ...image.cnet,
   })
   const feedsB = (states: TextStates) =>
