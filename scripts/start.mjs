@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 // `npm start`: the whole stack on loopback, no login and no network.
-//   1. the model: MODEL_DIR (or MODEL_DIRS, comma-separated) when set; otherwise the demo model in DEMO_MODEL_DIR
-//      (default models/demo-<DEMO_FAMILY>, family wuerstchen-v2 unless DEMO_FAMILY=stable-cascade), built by
+//   1. the models: MODEL_DIR (or MODEL_DIRS, comma-separated) when set; otherwise the demo models, Würstchen v2 (the
+//      default model, text-to-image) and Stable Cascade (every image mode and live previews), in
+//      DEMO_MODEL_DIR/<family> (default models/demo-<family>); DEMO_FAMILY=<family> serves that one alone (in
+//      DEMO_MODEL_DIR itself when set). Each is built by
 //      `cascade make-tiny` on first start (random weights: its images are noise by design, the pipeline is real)
 //   2. the GPU backend on 127.0.0.1:BACKEND_PORT (default 8788), with a BACKEND_SECRET made for this run
 //   3. a local API key for SDKs (kept in STATE_DIR/dev-api-key, its hash written to the local API_KEYS KV)
 //   4. once the backend is ready: the edge Worker (`wrangler dev`) on 127.0.0.1:EDGE_PORT (default 8787), told
-//      the backend's models and weights versions and which of them tile (GET /readyz), which are random-weight
-//      demos, and the LoRA files merged into each (from the manifests)
+//      the backend's models and weights versions, which of them tile, and each model's modes and previews
+//      (GET /readyz), which are random-weight demos, and the LoRA files merged into each (from the manifests)
 // Logs of both children are prefixed ([backend], [edge]). Ctrl-C / SIGTERM stops both (each runs in its own
 // process group, so their own children go too) and waits for them before exiting. The jobs queue and its
 // dead-letter queue (wrangler.toml) are simulated by `wrangler dev`; GET /metrics on the edge (the pool's capacity
@@ -53,11 +55,20 @@ const configured = (process.env.MODEL_DIR || process.env.MODEL_DIRS || '')
   .map((d) => d.trim())
   .filter(Boolean)
   .map((d) => resolve(d))
-const demoFamily = process.env.DEMO_FAMILY || 'wuerstchen-v2'
-if (!['wuerstchen-v2', 'stable-cascade'].includes(demoFamily))
+const DEMO_FAMILIES = ['wuerstchen-v2', 'stable-cascade']
+const demoFamily = process.env.DEMO_FAMILY || ''
+if (demoFamily && !DEMO_FAMILIES.includes(demoFamily))
   fail(`DEMO_FAMILY must be wuerstchen-v2 or stable-cascade, got "${demoFamily}"`)
-const demoDir = resolve(process.env.DEMO_MODEL_DIR || join(root, 'models', `demo-${demoFamily}`))
-const modelDirs = configured.length ? configured : [demoDir]
+const demoDirOf = (family) => {
+  const base = process.env.DEMO_MODEL_DIR
+  if (!base) return resolve(join(root, 'models', `demo-${family}`))
+  return resolve(demoFamily ? base : join(base, family))
+}
+const demos = (demoFamily ? [demoFamily] : DEMO_FAMILIES).map((family) => ({
+  family,
+  dir: demoDirOf(family),
+}))
+const modelDirs = configured.length ? configured : demos.map((d) => d.dir)
 
 // The children's environment: no telemetry, no update check, no Cloudflare network lookups, no .dev.vars.
 const childEnv = {
@@ -219,9 +230,12 @@ function devApiKey() {
 for (const p of [EDGE_PORT, BACKEND_PORT])
   if (!(await portFree(p))) fail(`port ${p} is in use on 127.0.0.1 (set EDGE_PORT / BACKEND_PORT)`)
 for (const d of configured) if (!existsSync(join(d, 'manifest.json'))) fail(`${d} has no manifest.json`)
-if (!configured.length && !existsSync(join(demoDir, 'manifest.json'))) {
-  say(`building the demo model in ${demoDir} (tiny, random weights: images are noise, the pipeline is real)`)
-  const make = start('setup', [CASCADE, 'make-tiny', '--family', demoFamily, '--out', demoDir], childEnv, {
+for (const { family, dir } of configured.length ? [] : demos) {
+  if (existsSync(join(dir, 'manifest.json'))) continue
+  say(
+    `building the ${family} demo model in ${dir} (tiny, random weights: images are noise, the pipeline is real)`,
+  )
+  const make = start('setup', [CASCADE, 'make-tiny', '--family', family, '--out', dir], childEnv, {
     task: true,
   })
   const { code } = await make.exited
@@ -292,6 +306,9 @@ const tiling = readyz.models.filter((m) => m.tiling).map((m) => m.id)
 const loras = Object.fromEntries(
   readyz.models.map((m) => [m.id, lorasByVersion.get(m.version) ?? []]).filter(([, l]) => l.length),
 )
+const capabilities = Object.fromEntries(
+  readyz.models.map((m) => [m.id, { modes: m.modes ?? ['text'], previews: m.previews === true }]),
+)
 const edge = start(
   'edge',
   [
@@ -319,6 +336,7 @@ const edge = start(
     `MODEL_LORAS:${JSON.stringify(loras)}`,
     '--var',
     `TILING_MODELS:${tiling.join(',')}`,
+    `MODEL_CAPABILITIES:${JSON.stringify(capabilities)}`,
   ],
   childEnv,
 )

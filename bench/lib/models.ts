@@ -34,6 +34,8 @@ export const MID_SC: Partial<Record<StageId, Kwargs>> = {
   },
   b: { c_cond: 256, c_hidden: [64, 128, 256, 256], nhead: [-1, -1, 4, 4], c_clip: 256 },
   a: { c_hidden: 64 },
+  // The image graphs stay tiny; the ControlNets' projections take this Stage C's width.
+  controlnet: { c_proj: 512 },
 }
 
 /** Stable Cascade lite as released (design notes 3.1, 4.1, 5.1 and the bigG text encoder; the tokenizer is make-tiny's). */

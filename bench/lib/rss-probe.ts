@@ -4,6 +4,7 @@ import { statSync } from 'node:fs'
 import { join } from 'node:path'
 import { IMAGE_GRAPH_NAMES } from '../../gpu-backend/src/compiler/manifest.ts'
 import { generate } from '../../gpu-backend/src/pipeline/generate.ts'
+import { stageCGraphName } from '../../gpu-backend/src/pipeline/image-graphs.ts'
 import { loadModel } from '../../gpu-backend/src/pipeline/model.ts'
 
 const [dir, size] = [process.argv[2] as string, Number(process.argv[3])]
@@ -11,12 +12,17 @@ const memPattern = process.argv[4] === 'mem-pattern'
 const before = process.memoryUsage().rss
 const model = await loadModel(dir, { memPattern })
 const loaded = process.memoryUsage().rss
-// The text-to-image graphs and their external data: not the tokenizers, nor the image graphs or the tile graphs
-// (never loaded here).
-const { effnet, clipVision, previewer, stageCControlNet } = IMAGE_GRAPH_NAMES
-const imageGraphs = [effnet, clipVision, previewer, stageCControlNet, IMAGE_GRAPH_NAMES.controlnet('')]
+// The graphs the model loads and their external data: not the tokenizers, nor the super-resolution ControlNet
+// (converted, not served), nor stage_c.onnx's own proto when Stage C runs as its ControlNet graph (which reads
+// the same weights file), nor the tile graphs (loaded only for a tiled image).
+const unused = [IMAGE_GRAPH_NAMES.controlnet('super_resolution')]
+if (stageCGraphName(model.manifest) !== 'stage_c') unused.push('stage_c.onnx')
 const graphBytes = model.manifest.files
-  .filter((f) => !/\.(json|txt)$|_tile\.onnx$/.test(f.path) && !imageGraphs.some((g) => f.path.startsWith(g)))
+  .filter(
+    (f) =>
+      !/\.(json|txt)$|_tile\.onnx$/.test(f.path) &&
+      !unused.some((u) => f.path === u || f.path.startsWith(`${u}.onnx`)),
+  )
   .reduce((n, f) => n + statSync(join(dir, f.path)).size, 0)
 await generate(model, {
   width: size,

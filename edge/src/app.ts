@@ -1,21 +1,29 @@
 // The app: middleware order, routes, the one error handler. index.ts exports it with the Durable Objects.
 import { OpenAPIHono } from '@hono/zod-openapi'
-import { bodyLimit } from 'hono/body-limit'
+import type { Context } from 'hono'
 import type { AppEnv } from './env.ts'
 import { ApiError, onError, validationHook } from './errors.ts'
 import { auth } from './middleware/auth.ts'
+import { type ImageBodies, requestBodyLimit } from './middleware/body-limit.ts'
 import { rateLimit } from './middleware/rate-limit.ts'
 import { requestId } from './middleware/request-id.ts'
 import { serverTiming } from './middleware/server-timing.ts'
 import { registerGenerationRoutes } from './routes/generations.ts'
+import { registerImageEditRoutes } from './routes/image-edits.ts'
 import { registerImageRoutes } from './routes/images.ts'
 import { registerJobRoutes } from './routes/jobs.ts'
 import { registerMetaRoutes } from './routes/meta.ts'
 import { registerModelRoutes } from './routes/models.ts'
 import { registerPoolMetrics } from './routes/pool-metrics.ts'
 
-const MAX_BODY = 64 * 1024
-const SELF_CHARGING = new Set(['POST /v1/images/generations', 'POST /v1/jobs'])
+/** The generation routes: they charge themselves, and take input images (in these bodies). */
+const GENERATION_ROUTES = new Map<string, ImageBodies>([
+  ['POST /v1/images/generations', 'json'],
+  ['POST /v1/jobs', 'json'],
+  ['POST /v1/images/edits', 'multipart'],
+  ['POST /v1/images/variations', 'multipart'],
+])
+const route = (c: Context<AppEnv>) => `${c.req.method} ${c.req.path}`
 
 export function createApp(): OpenAPIHono<AppEnv> {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook })
@@ -28,18 +36,11 @@ export function createApp(): OpenAPIHono<AppEnv> {
   registerPoolMetrics(app)
 
   app.use('*', requestId(), serverTiming(), auth())
-  app.use('*', rateLimit({ selfCharging: (c) => SELF_CHARGING.has(`${c.req.method} ${c.req.path}`) }))
-  app.use(
-    '/v1/*',
-    bodyLimit({
-      maxSize: MAX_BODY,
-      onError: () => {
-        throw new ApiError('payload_too_large', `request body over ${MAX_BODY} bytes`)
-      },
-    }),
-  )
+  app.use('*', rateLimit({ selfCharging: (c) => GENERATION_ROUTES.has(route(c)) }))
+  app.use('/v1/*', requestBodyLimit({ takesImages: (c) => GENERATION_ROUTES.get(route(c)) }))
 
   registerGenerationRoutes(app)
+  registerImageEditRoutes(app)
   registerJobRoutes(app)
   registerImageRoutes(app)
   registerModelRoutes(app)

@@ -1,5 +1,5 @@
 // Typed views of the string vars in wrangler.toml. Parsed per isolate and memoized by the raw string.
-import type { ModelLora } from '../../shared/src/index.ts'
+import type { ModelCapabilities, ModelLora } from '../../shared/src/index.ts'
 import type { Bindings, Tier } from './env.ts'
 
 export interface TierLimits {
@@ -34,6 +34,10 @@ export const modelVersions = (env: Bindings): Record<string, string> =>
 /** LoRA files merged into each model's weights (from its manifest; `npm start` passes them on). */
 export const modelLoras = (env: Bindings): Record<string, ModelLora[]> =>
   parseJson<Record<string, ModelLora[]>>(env.MODEL_LORAS ?? '{}', 'MODEL_LORAS')
+
+/** What each model can do (its modes, whether it previews), from its backends' /readyz; `npm start` passes it. */
+export const modelCapabilities = (env: Bindings): Record<string, ModelCapabilities> =>
+  parseJson<Record<string, ModelCapabilities>>(env.MODEL_CAPABILITIES ?? '{}', 'MODEL_CAPABILITIES')
 
 const idSet = (raw: string | undefined): Set<string> =>
   new Set(

@@ -41,6 +41,8 @@ export interface Bindings {
   MODEL_LORAS?: string
   /** Comma-separated model ids whose backends have tile graphs: only they accept `tiling`. */
   TILING_MODELS?: string
+  /** JSON: model id -> { modes, previews } (each backend's /readyz); a model not listed does text-to-image only. */
+  MODEL_CAPABILITIES?: string
   PUBLIC_BASE_URL?: string
   BENCH_ROUTES?: string
 }

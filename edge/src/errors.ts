@@ -9,8 +9,10 @@ import {
   type ErrorCode,
   type FieldError,
   PROBLEM_STATUS,
+  PROMPT_REQUIRED,
   problemBody,
   problemResponse,
+  promptMissing,
 } from '../../shared/src/index.ts'
 
 /** Re-exported so routes and middleware import errors from one place. */
@@ -39,6 +41,22 @@ export const validationHook: Hook<unknown, AppEnv, string, unknown> = (result) =
     const errors = fieldErrors(result.error as z.ZodError)
     throw new ApiError('invalid_request', `${errors.length} invalid field(s)`, { errors })
   }
+}
+
+/**
+ * The generation requests' hook: as validationHook, and a missing prompt is named beside the other bad fields even
+ * when zod skipped the rule (it skips object checks once a field failed its type). Async (it reads the body), which
+ * the validator awaits; typed for whichever route takes it.
+ */
+export function generationHook<T, P extends string, R>(): Hook<T, AppEnv, P, R> {
+  const hook: Hook<T, AppEnv, P, Promise<void>> = async (result, c) => {
+    if (result.success) return
+    const errors = fieldErrors(result.error as z.ZodError)
+    if (!errors.some((e) => e.path === 'prompt') && promptMissing(await c.req.json().catch(() => undefined)))
+      errors.push({ path: 'prompt', message: PROMPT_REQUIRED })
+    throw new ApiError('invalid_request', `${errors.length} invalid field(s)`, { errors })
+  }
+  return hook as unknown as Hook<T, AppEnv, P, R>
 }
 
 export function onError(err: Error, c: Context<AppEnv>): Response {

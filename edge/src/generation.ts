@@ -1,25 +1,29 @@
-// What generate and jobs share: request resolution (400 naming each bad field), the cache lookup, the limit
-// charges, the coordinated generation of the missing images, and starting a job. A sync request dispatches
-// directly; when every backend is busy or unreachable it hands its images to the jobs queue and waits for that job
-// (SYNC_WAIT_MS), so a saturated pool makes a client wait, not fail: 503 + Retry-After comes only from a queue that
-// refuses the work (or gave up on it).
+// What generate, jobs and the OpenAI image endpoints share: request resolution (input images read and checked,
+// a 400 naming each bad field), the cache lookup, the limit charges, storing the inputs, the coordinated generation
+// of the missing images, and starting a job. A sync request dispatches directly; when every backend is busy or
+// unreachable it hands its images to the jobs queue and waits for that job (SYNC_WAIT_MS), so a saturated pool makes
+// a client wait, not fail: 503 + Retry-After comes only from a queue that refuses the work (or gave up on it).
 import type { Context } from 'hono'
 import {
   type BackendJob,
   type GenerationRequest,
+  type GenerationResponse,
   type ImageDatum,
+  type InputField,
   type OutputFormat,
   resolveRequest,
   toBackendJob,
   toBase64,
   toHex,
 } from '../../shared/src/index.ts'
-import { modelVersions, syncWaitMs, tilingModels } from './config.ts'
+import { modelCapabilities, modelVersions, syncWaitMs, tilingModels } from './config.ts'
 import { type JobState, jobRecord } from './durable-objects/job-record.ts'
 import type { AppEnv } from './env.ts'
 import { ApiError } from './errors.ts'
-import { refundGeneration } from './middleware/rate-limit.ts'
+import { hasInputs, jsonInputs, readInputs } from './inputs.ts'
+import { chargeGeneration, chargeRead, refundGeneration } from './middleware/rate-limit.ts'
 import { imageExists, imagePath, putCache, readImage } from './storage/images.ts'
+import { storeInputs } from './storage/inputs.ts'
 
 export interface Prepared {
   req: GenerationRequest
@@ -27,7 +31,12 @@ export interface Prepared {
   format: OutputFormat
   jobs: BackendJob[]
   origin: string
+  /** The input images by sha256 (stored only once a generation needs them: saveInputs). */
+  inputs: Map<string, Uint8Array>
 }
+
+/** Image inputs by field: base64 strings (JSON) or bytes (multipart). */
+export type GivenInputs = Partial<Record<InputField, Uint8Array | string>>
 
 export const publicOrigin = (c: Context<AppEnv>) => c.env.PUBLIC_BASE_URL || new URL(c.req.url).origin
 
@@ -36,11 +45,23 @@ export const publicOrigin = (c: Context<AppEnv>) => c.env.PUBLIC_BASE_URL || new
 const RESOLVED_MAX = 1000
 const resolved = new Map<string, Promise<Prepared>>()
 
-export function prepare(c: Context<AppEnv>, req: GenerationRequest): Promise<Prepared> {
-  const memoKey = `${c.env.MODEL_VERSIONS}\n${c.env.TILING_MODELS}\n${publicOrigin(c)}\n${JSON.stringify(req)}`
+export function prepare(
+  c: Context<AppEnv>,
+  req: GenerationRequest,
+  given: GivenInputs = jsonInputs(req),
+): Promise<Prepared> {
+  // Requests with images are resolved each time: their inputs are read and hashed from this request's body.
+  if (hasInputs(given)) return resolve(c, req, given)
+  const memoKey = [
+    c.env.MODEL_VERSIONS,
+    c.env.TILING_MODELS,
+    c.env.MODEL_CAPABILITIES,
+    publicOrigin(c),
+    JSON.stringify(req),
+  ].join('\n')
   let p = resolved.get(memoKey)
   if (!p) {
-    p = resolve(c, req)
+    p = resolve(c, req, given)
     p.catch(() => resolved.delete(memoKey))
     if (resolved.size >= RESOLVED_MAX) resolved.delete(resolved.keys().next().value as string)
     resolved.set(memoKey, p)
@@ -48,12 +69,31 @@ export function prepare(c: Context<AppEnv>, req: GenerationRequest): Promise<Pre
   return p
 }
 
-async function resolve(c: Context<AppEnv>, req: GenerationRequest): Promise<Prepared> {
-  const r = await resolveRequest(req, modelVersions(c.env), tilingModels(c.env))
+async function resolve(c: Context<AppEnv>, req: GenerationRequest, given: GivenInputs): Promise<Prepared> {
+  const inputs = hasInputs(given)
+    ? await readInputs(given)
+    : { infos: {}, bytes: new Map<string, Uint8Array>() }
+  const r = await resolveRequest(req, modelVersions(c.env), {
+    inputs: inputs.infos,
+    capabilities: modelCapabilities(c.env),
+    tilingModels: tilingModels(c.env),
+  })
   if (!r.ok)
     throw new ApiError('invalid_request', `${r.errors.length} invalid field(s)`, { errors: r.errors })
   const jobs = await Promise.all(r.value.jobs.map(toBackendJob))
-  return { req, model: r.value.model, format: r.value.output_format, jobs, origin: publicOrigin(c) }
+  return {
+    req,
+    model: r.value.model,
+    format: r.value.output_format,
+    jobs,
+    origin: publicOrigin(c),
+    inputs: inputs.bytes,
+  }
+}
+
+/** Stores the request's inputs (once each) for the generations about to start. */
+export async function saveInputs(c: Context<AppEnv>, p: Prepared): Promise<void> {
+  if (p.inputs.size) await c.get('timing').time('inputs', storeInputs(c.env.IMAGES, p.inputs))
 }
 
 /** Indices of the jobs whose image is not stored yet. */
@@ -75,6 +115,7 @@ export async function generateMissing(
   misses: number[],
 ): Promise<Map<number, Uint8Array>> {
   const waiter = c.get('requestId')
+  await saveInputs(c, p)
   const results = await c.get('timing').time(
     'generate',
     Promise.all(
@@ -101,6 +142,7 @@ export async function generateMissing(
       throw new ApiError(r.code, r.detail, {
         status: r.status,
         headers: r.retryAfter ? { 'Retry-After': String(r.retryAfter) } : {},
+        ...(r.errors ? { errors: r.errors } : {}),
       })
     const job = p.jobs[i] as BackendJob
     c.executionCtx.waitUntil(putCache(p.origin, job.key, p.format, r.bytes))
@@ -188,4 +230,18 @@ export async function renderData(
       return { b64_json: toBase64(b), seed: job.seed }
     }),
   )
+}
+
+/** The synchronous answer (generate, edits, variations): hits charged as reads, misses charged and generated. */
+export async function respond(c: Context<AppEnv>, p: Prepared): Promise<GenerationResponse> {
+  const misses = await findMisses(c, p)
+  let bytes: Map<number, Uint8Array> | undefined
+  if (misses.length === 0) await chargeRead(c)
+  else {
+    await chargeGeneration(c, misses.length)
+    bytes = await generateMissing(c, p, misses)
+  }
+  const data = await renderData(c, p, bytes)
+  c.header('X-Cache', misses.length === 0 ? 'HIT' : 'MISS')
+  return { created: Math.floor(Date.now() / 1000), model: p.model, data }
 }

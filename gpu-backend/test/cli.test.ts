@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import sharp from 'sharp'
 import { describe, expect, it } from 'vitest'
+import { inputImages } from '../../test/support/input-images.ts'
 import { sha256File } from '../src/compiler/convert.ts'
 import { makeTiny } from '../src/compiler/make-tiny.ts'
 import { Manifest } from '../src/compiler/manifest.ts'
@@ -420,6 +421,87 @@ describe('cascade generate', () => {
         expect([m.format, m.width, m.height]).toEqual(['webp', 512, 768])
       }
     })
+
+  it('image inputs: --image alone, --strength, --mask, --control canny:, --previews; bad inputs named by option', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'gen-images-'))
+    await makeTiny({ family: 'stable-cascade', seed: 3, outDir: dir })
+    const images = await inputImages()
+    const file = (name: string) => {
+      const f = join(dir, `${name}.img`)
+      writeFileSync(f, (images[name] as { bytes: Uint8Array }).bytes)
+      return f
+    }
+    const base = [
+      'generate',
+      '--model-dir',
+      dir,
+      '--size',
+      '512x512',
+      '--prior-steps',
+      '4',
+      '--decoder-steps',
+      '1',
+    ]
+    const out = (name: string) => join(dir, name)
+    const size = async (f: string) => {
+      const m = await sharp(f).metadata()
+      return [m.width, m.height]
+    }
+    await cascade(...base, '--image', file('photo'), '--out', out('variation.png'))
+    expect(await size(out('variation.png'))).toEqual([512, 512])
+    await cascade(
+      ...base,
+      '--prompt',
+      'a',
+      '--image',
+      file('jpeg'),
+      '--strength',
+      '0.5',
+      '--out',
+      out('i2i.png'),
+    )
+    const i2i = await sharp(out('i2i.png')).metadata()
+    expect(Object.fromEntries((i2i.comments ?? []).map((c) => [c.keyword, c.text]))).toMatchObject({
+      strength: '0.5',
+    })
+    await cascade(
+      ...base,
+      '--prompt',
+      'a',
+      '--image',
+      file('photo'),
+      '--mask',
+      file('mask'),
+      '--out',
+      out('inpaint.png'),
+    )
+    const previews = join(dir, 'previews')
+    await cascade(
+      ...base,
+      '--prompt',
+      'a',
+      '--control',
+      `canny:${file('cmyk')}`,
+      '--previews',
+      previews,
+      '--out',
+      out('c.png'),
+    )
+    expect(await size(out('c.png'))).toEqual([512, 512])
+    for (const step of ['01', '02', '03', '04'])
+      expect(await size(join(previews, `c-${step}.jpg`))).toEqual([96, 96])
+    for (const [args, message] of [
+      [['--image', file('truncatedPng')], /--image .* is a truncated PNG/],
+      [['--image', file('photo'), '--mask', file('otherSize')], /--mask .* must be the size of the image/],
+      [['--image', file('photo'), '--strength', '0.1'], /--strength .* no step/],
+      [['--prompt', 'a', '--control', `sobel:${file('photo')}`], /--control must be <type>:<file>/],
+      [['--prompt', 'a'], undefined],
+    ] as const) {
+      const run = cascade(...base, ...args, '--out', out('x.png'))
+      if (message) await expect(run).rejects.toMatchObject({ stderr: expect.stringMatching(message) })
+      else await expect(run).resolves.toBeDefined()
+    }
+  })
 
   it('refuses an output file it cannot encode and a malformed size', async () => {
     await expect(

@@ -96,6 +96,8 @@ describe('health', () => {
           version,
           provider: 'cpu',
           tiling: true,
+          modes: ['text'],
+          previews: false,
           capacity: { free_slots: 2, queue_depth: 0, running: 0, retry_after_s: expect.any(Number) },
         },
       ],
@@ -146,6 +148,7 @@ describe('POST /v1/generate: results', () => {
     expect(timing.split(', ').map((t) => t.split(';')[0])).toEqual([
       'queue',
       'text',
+      'image',
       'stage_c',
       'stage_b',
       'stage_a',

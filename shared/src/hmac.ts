@@ -41,19 +41,32 @@ export type VerifyResult =
   | { ok: true }
   | { ok: false; reason: 'missing' | 'malformed' | 'expired' | 'mismatch' }
 
-/** Verifies the two headers (as read from the request, any casing of the names) against the raw body bytes. */
-export async function verifySignature(
-  secret: string,
-  headers: { timestamp: string | null | undefined; signature: string | null | undefined },
-  body: string | Uint8Array,
-  nowMs = Date.now(),
-): Promise<VerifyResult> {
+type SignatureHeaders = { timestamp: string | null | undefined; signature: string | null | undefined }
+
+/**
+ * The checks that need no body: present, well formed, fresh. A receiver runs them before it reads a large body,
+ * so an unsigned or stale request costs it nothing.
+ */
+export function checkSignatureHeaders(headers: SignatureHeaders, nowMs = Date.now()): VerifyResult {
   const { timestamp, signature } = headers
   if (!timestamp || !signature) return { ok: false, reason: 'missing' }
   if (!/^\d{1,12}$/.test(timestamp) || !signature.startsWith('v1=')) return { ok: false, reason: 'malformed' }
-  const mac = fromHex(signature.slice(3))
-  if (mac?.length !== 32) return { ok: false, reason: 'malformed' }
+  if (fromHex(signature.slice(3))?.length !== 32) return { ok: false, reason: 'malformed' }
   if (Math.abs(nowMs / 1000 - Number(timestamp)) > SIGNATURE_WINDOW_S) return { ok: false, reason: 'expired' }
+  return { ok: true }
+}
+
+/** Verifies the two headers (as read from the request, any casing of the names) against the raw body bytes. */
+export async function verifySignature(
+  secret: string,
+  headers: SignatureHeaders,
+  body: string | Uint8Array,
+  nowMs = Date.now(),
+): Promise<VerifyResult> {
+  const pre = checkSignatureHeaders(headers, nowMs)
+  if (!pre.ok) return pre
+  const timestamp = headers.timestamp as string
+  const mac = fromHex((headers.signature as string).slice(3)) as Uint8Array
   const ok = await crypto.subtle.verify(
     'HMAC',
     await hmacKey(secret, 'verify'),

@@ -95,11 +95,9 @@ describe('request key', () => {
 describe('tiling', () => {
   const tiles = new Set(['wuerstchen-v2'])
   async function resolved(body: Record<string, unknown>) {
-    const r = await resolveRequest(
-      GenerationRequest.parse({ prompt: 'a cat', seed: 1, ...body }),
-      versions,
-      tiles,
-    )
+    const r = await resolveRequest(GenerationRequest.parse({ prompt: 'a cat', seed: 1, ...body }), versions, {
+      tilingModels: tiles,
+    })
     if (!r.ok) throw new Error(JSON.stringify(r.errors))
     return r.value.jobs[0] as Job
   }
@@ -121,12 +119,23 @@ describe('tiling', () => {
   })
   it('is refused, naming the field, for a model whose backends have no tile graphs', async () => {
     const body = GenerationRequest.parse({ prompt: 'a cat', model: 'stable-cascade', tiling: true })
-    const r = await resolveRequest(body, versions, tiles)
+    const r = await resolveRequest(body, versions, { tilingModels: tiles })
     expect(!r.ok && r.errors).toEqual([{ path: 'tiling', message: expect.stringMatching(/no tile graphs/) }])
     // Without the set (the default) no model tiles.
     expect(
       (await resolveRequest(GenerationRequest.parse({ prompt: 'a cat', tiling: 'y' }), versions)).ok,
     ).toBe(false)
+  })
+  it('is refused, naming the field, with an input image (the tile graphs take no ControlNet inputs)', async () => {
+    const png = 'data:image/png;base64,iVBORw0KGgo='
+    const r = await resolveRequest(
+      GenerationRequest.parse({ prompt: 'a cat', tiling: true, image: png }),
+      versions,
+      { tilingModels: tiles },
+    )
+    expect(!r.ok && r.errors.filter((e) => e.path === 'tiling')).toEqual([
+      { path: 'tiling', message: expect.stringMatching(/does not combine with image inputs/) },
+    ])
   })
   it('accepts only true, false, "x" and "y"', () => {
     for (const tiling of ['xy', 'z', 1, null, 'X'])

@@ -5,6 +5,7 @@ import { canonicalJson } from './canonical-json.ts'
 import { sha256Hex } from './hex.ts'
 import { DEFAULT_MODEL, MODELS, type ModelId } from './models.ts'
 import { normalizePrompt } from './prompt-normalize.ts'
+import { imageFieldErrors, type ResolveImageOptions, resolveImageFields } from './resolve-images.ts'
 import { type BackendJob, JOB_SCHEMA_VERSION, type Job } from './schemas/backend.ts'
 import type { GenerationRequest, OutputFormat } from './schemas/generation.ts'
 import type { FieldError } from './schemas/problem.ts'
@@ -35,16 +36,21 @@ export interface ResolvedRequest {
   jobs: Job[]
 }
 
+export interface ResolveOptions extends ResolveImageOptions {
+  /** The models whose backends have tile graphs: only they accept `tiling`. */
+  tilingModels?: ReadonlySet<string>
+}
+
 export type Resolution = { ok: true; value: ResolvedRequest } | { ok: false; errors: FieldError[] }
 
 /**
  * Resolves a schema-valid request. `modelVersions` maps each enabled model to its weights version (edge config);
- * a model without one is not served here. `tilingModels`: the models whose backends have tile graphs.
+ * a model without one is not served here.
  */
 export async function resolveRequest(
   req: GenerationRequest,
   modelVersions: Record<string, string>,
-  tilingModels: ReadonlySet<string> = new Set(),
+  opts: ResolveOptions = {},
 ): Promise<Resolution> {
   const model = req.model ?? DEFAULT_MODEL
   const info = MODELS[model]
@@ -68,27 +74,36 @@ export async function resolveRequest(
   if (req.n > max_n) errors.push({ path: 'n', message: `n must be at most ${max_n} for ${model}` })
   // false is the spelled-out default: no field, so the key of an untiled request never changes.
   const tiling = req.tiling === true ? 'xy' : req.tiling || undefined
-  if (tiling && !tilingModels.has(model))
+  if (tiling && !opts.tilingModels?.has(model))
     errors.push({
       path: 'tiling',
       message: `${model} cannot tile here: its backends have no tile graphs (GET /v1/models shows \`tiling\`)`,
     })
+  // The tile graphs have no ControlNet inputs, and the image encoders no circular borders.
+  if (tiling && (req.image !== undefined || req.control !== undefined))
+    errors.push({
+      path: 'tiling',
+      message: 'tiling does not combine with image inputs (variation, img2img, inpainting, ControlNets)',
+    })
+  const priorSteps = req.prior_steps ?? info.defaults.prior_steps
+  errors.push(...imageFieldErrors(req, model, { width, height, priorSteps }, opts))
   if (errors.length || !version) return { ok: false, errors }
 
   const base: Omit<Job, 'seed'> = {
     v: JOB_SCHEMA_VERSION,
     model,
     model_version: version,
-    prompt: normalizePrompt(req.prompt),
+    prompt: normalizePrompt(req.prompt ?? ''),
     negative_prompt: normalizePrompt(req.negative_prompt),
     width,
     height,
-    prior_steps: req.prior_steps ?? info.defaults.prior_steps,
+    prior_steps: priorSteps,
     prior_guidance: req.prior_guidance ?? info.defaults.prior_guidance,
     decoder_steps: req.decoder_steps ?? info.defaults.decoder_steps,
     decoder_guidance: req.decoder_guidance ?? info.defaults.decoder_guidance,
     output_format: req.output_format,
     ...(tiling ? { tiling } : {}),
+    ...resolveImageFields(req, opts),
   }
   const seed = req.seed ?? (await deriveSeed(base))
   const jobs = Array.from({ length: req.n }, (_, i) => ({ ...base, seed: imageSeed(seed, i) }))

@@ -1,7 +1,9 @@
 // The unchanged `openai` SDK against `npm start`'s edge: only baseURL changes, and the API key is the local key
-// `npm start` printed (its sha256 is in the local API_KEYS KV, exactly as production keys are stored).
-import OpenAI from 'openai'
+// `npm start` printed (its sha256 is in the local API_KEYS KV, exactly as production keys are stored). Its
+// multipart images.edit and images.createVariation run on the Stable Cascade demo model.
+import OpenAI, { toFile } from 'openai'
 import { describe, expect, inject, it } from 'vitest'
+import { inputImages } from '../support/input-images.ts'
 import { pngSize } from './helpers.ts'
 
 const stack = inject('stack')
@@ -33,6 +35,36 @@ describe('openai SDK', () => {
     const b64 = res.data?.[0]?.b64_json
     expect(typeof b64).toBe('string')
     expect(pngSize(Buffer.from(b64 as string, 'base64'))).toEqual({ width: 512, height: 512 })
+  })
+
+  it('images.edit({ image, mask, prompt }): inpainting on the Stable Cascade demo, images of the requested size', async () => {
+    const images = await inputImages()
+    const file = (name: 'photo' | 'mask') =>
+      toFile(Buffer.from(images[name]?.bytes ?? []), `${name}.png`, { type: 'image/png' })
+    const res = await client.images.edit({
+      model: 'stable-cascade',
+      image: await file('photo'),
+      mask: await file('mask'),
+      prompt: 'a red boat in the harbour',
+      size: '512x512',
+      n: 2,
+      response_format: 'b64_json',
+    })
+    expect(res.data).toHaveLength(2)
+    for (const d of res.data ?? [])
+      expect(pngSize(Buffer.from(d.b64_json as string, 'base64'))).toEqual({ width: 512, height: 512 })
+  })
+
+  it('images.createVariation({ image }): a variation through CLIP vision, at the requested size', async () => {
+    const images = await inputImages()
+    const res = await client.images.createVariation({
+      model: 'stable-cascade',
+      image: await toFile(Buffer.from(images.jpeg?.bytes ?? []), 'photo.jpg', { type: 'image/jpeg' }),
+      size: '512x512',
+    })
+    const url = res.data?.[0]?.url as string
+    const img = await fetch(url)
+    expect(pngSize(new Uint8Array(await img.arrayBuffer()))).toEqual({ width: 512, height: 512 })
   })
 
   it('an unknown API key is refused (401), not served as the free tier', async () => {

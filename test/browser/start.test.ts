@@ -8,12 +8,21 @@ import { alive, descendants, eventually, listening, pngSize } from './helpers.ts
 const stack = inject('stack')
 
 describe('npm start', () => {
-  it('builds the demo model on a clean checkout and flags it as a random-weight demo', async () => {
-    expect(stack.startupLog).toMatch(/building the demo model/)
+  it('builds the demo models on a clean checkout and flags them as random-weight demos, with their modes', async () => {
+    expect(stack.startupLog).toMatch(/building the wuerstchen-v2 demo model/)
+    expect(stack.startupLog).toMatch(/building the stable-cascade demo model/)
     const models = (await (await fetch(`${stack.url}/v1/models`)).json()) as {
-      data: { id: string; demo: boolean }[]
+      data: { id: string; demo: boolean; modes: string[]; previews: boolean }[]
     }
-    expect(models.data).toEqual([expect.objectContaining({ id: 'wuerstchen-v2', demo: true })])
+    expect(models.data).toEqual([
+      expect.objectContaining({ id: 'wuerstchen-v2', demo: true, modes: ['text'], previews: false }),
+      expect.objectContaining({
+        id: 'stable-cascade',
+        demo: true,
+        modes: ['text', 'variation', 'img2img', 'inpainting', 'outpainting', 'canny'],
+        previews: true,
+      }),
+    ])
   })
 
   it('answers POST /v1/images/generations over HTTP with a PNG', async () => {

@@ -2,13 +2,8 @@
 // compiled graphs with onnxruntime-node -> image cached in R2 -> served from cache.
 import sharp from 'sharp'
 import { describe, expect, it } from 'vitest'
-import { E2E_BACKEND, E2E_EDGE } from './stack.ts'
-
-async function imagesGenerated(): Promise<number> {
-  const text = await (await fetch(`${E2E_BACKEND}/metrics`)).text()
-  const line = text.split('\n').find((l) => /^cascade_images_generated_total(\{.*\})? /.test(l))
-  return line ? Number(line.split(' ').pop()) : 0
-}
+import { imagesGenerated } from './metrics.ts'
+import { E2E_EDGE } from './stack.ts'
 
 const generate = (body: object) =>
   fetch(`${E2E_EDGE}/v1/images/generations`, {

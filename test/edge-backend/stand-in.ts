@@ -12,14 +12,26 @@
 //   [fail]         SSE `error` event with status 500 (and a 500 in image mode)
 //   [reject]       422 whose body is internal-looking text (paths, a stack frame)
 //   [leaky]        like [fail], but the error's detail (and the 500's body) is that internal-looking text
+//   [refuse-input] 400 refusing the job's image as undecodable (as the real backend's decoder does)
+//   [preview]      SSE: a `preview` event after each Stage C step
+// A job with input images arrives as a signed multipart body (shared backend-body.ts); its parts must match the
+// hashes the job names (else 400).
 // Control: GET /_calls?prompt=<normalized prompt> -> {count, badSignatures, aborted, lastAccept, lastSignatureOk,
-//          lastTiling (the last job's `tiling`, null when untiled)}
+//          lastTiling (the last job's `tiling`, null when untiled), lastInputs, lastImageFields}
 //          GET /_totals -> {generations}: every POST /v1/generate this process received, on any of its ports
 // Ports: STAND_IN_PORTS, or the config's `test.provide.standInPorts` (so two suites never share a stand-in).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { encode } from 'fast-png'
 import type { TestProject } from 'vitest/node'
-import { formatSse, type Job, verifyJobKey, verifySignature } from '../../shared/src/index.ts'
+import {
+  decodeBackendBody,
+  formatSse,
+  type Job,
+  jobInputHashes,
+  verifyJobKey,
+  verifySignature,
+} from '../../shared/src/index.ts'
+import { inputImagesBase64 } from '../support/input-images.ts'
 
 export const STAND_IN_SECRET = 'test-secret-for-the-stand-in-backend'
 export const STAND_IN_PORTS = [18788, 18789] as const
@@ -32,13 +44,25 @@ interface Record_ {
   lastAccept: string
   lastSignatureOk: boolean
   lastTiling: string | null
+  /** The last call's input parts (sha256) and the job's image fields. */
+  lastInputs: string[]
+  lastImageFields: Partial<Pick<Job, 'image' | 'mask' | 'strength' | 'placement' | 'composite' | 'control'>>
 }
 const calls = new Map<string, Record_>()
 let generations = 0
 const rec = (prompt: string) => {
   let r = calls.get(prompt)
   if (!r) {
-    r = { count: 0, badSignatures: 0, aborted: 0, lastAccept: '', lastSignatureOk: false, lastTiling: null }
+    r = {
+      count: 0,
+      badSignatures: 0,
+      aborted: 0,
+      lastAccept: '',
+      lastSignatureOk: false,
+      lastTiling: null,
+      lastInputs: [],
+      lastImageFields: {},
+    }
     calls.set(prompt, r)
   }
   return r
@@ -60,6 +84,11 @@ function png(width: number, height: number): Uint8Array {
 /** What a careless backend might say: a file path and a stack frame. The edge must never pass it on. */
 const LEAKY_TEXT =
   'model not loaded: /work/models/stage_c.onnx\n    at run (/work/main/gpu-backend/src/service/scheduler.ts:243:7)'
+
+/** A preview picture (any small image will do for the edge, which relays it). */
+const PREVIEW_B64 = Buffer.from(
+  encode({ width: 8, height: 8, data: new Uint8Array(192), channels: 3, depth: 8 }),
+).toString('base64')
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -85,8 +114,19 @@ async function handle(port: number, req: IncomingMessage, res: ServerResponse): 
   if (req.method !== 'POST' || url.pathname !== '/v1/generate') return void res.writeHead(404).end()
   generations++
   const raw = await body(req)
-  const job = JSON.parse(raw.toString('utf8')) as Job & { key: string }
+  const decoded = await decodeBackendBody(new Uint8Array(raw), String(req.headers['content-type'] ?? ''))
+  if (!decoded.ok) return void res.writeHead(400).end(decoded.detail)
+  const job = decoded.job as Job & { key: string }
   const r = rec(job.prompt)
+  r.lastInputs = [...decoded.inputs.keys()]
+  r.lastImageFields = {
+    image: job.image,
+    mask: job.mask,
+    strength: job.strength,
+    placement: job.placement,
+    composite: job.composite,
+    control: job.control,
+  }
   r.count++
   r.lastAccept = String(req.headers.accept)
   r.lastTiling = job.tiling ?? null
@@ -104,7 +144,25 @@ async function handle(port: number, req: IncomingMessage, res: ServerResponse): 
     return void res.writeHead(401).end()
   }
   if (!(await verifyJobKey(job))) return void res.writeHead(400).end('key mismatch')
+  const named = jobInputHashes(job)
+  if (named.length !== decoded.inputs.size || named.some((h) => !decoded.inputs.has(h)))
+    return void res.writeHead(400).end('input parts do not match the job')
   const p = job.prompt
+  if (p.includes('[refuse-input]') && job.image) {
+    res.writeHead(400, { 'Content-Type': 'application/problem+json' })
+    return void res.end(
+      JSON.stringify({
+        type: 'urn:cascade-edge:problem:invalid_request',
+        title: 'Invalid request',
+        status: 400,
+        detail: 'the input images cannot be used',
+        code: 'invalid_request',
+        request_id: 'stand-in',
+        errors: [{ path: 'image', message: 'could not be decoded as a PNG (corrupt data)' }],
+        refused_inputs: [job.image],
+      }),
+    )
+  }
   const busyFor = Number(/\[busy:(\d+)\]/.exec(p)?.[1] ?? 0)
   if (p.includes('[503]') || p.includes(`[503@${port}]`) || r.count <= busyFor)
     return void res.writeHead(503, { 'Retry-After': '7' }).end('queue full')
@@ -134,6 +192,8 @@ async function handle(port: number, req: IncomingMessage, res: ServerResponse): 
       for (let step = 1; step <= steps; step++) {
         if (closed) return
         res.write(formatSse('progress', { stage, step, steps }))
+        if (stage === 'c' && p.includes('[preview]'))
+          res.write(formatSse('preview', { stage, step, steps, content_type: 'image/png', b64: PREVIEW_B64 }))
         if (p.includes('[slowstream]')) await sleep(100)
       }
     }
@@ -185,11 +245,14 @@ declare module 'vitest' {
   interface ProvidedContext {
     /** The stand-in's listening ports (a config's `test.provide`); default STAND_IN_PORTS. */
     standInPorts: number[]
+    /** test/support/input-images.ts, as base64 (workerd suites cannot run sharp). */
+    inputImages: Awaited<ReturnType<typeof inputImagesBase64>>
   }
 }
 
 /** vitest globalSetup entry */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  project.provide('inputImages', await inputImagesBase64())
   const servers = await startStandIn(project.getProvidedContext().standInPorts ?? STAND_IN_PORTS)
   return async () => {
     await Promise.all(servers.map((s) => new Promise((r) => s.close(r))))

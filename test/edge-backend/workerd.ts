@@ -3,6 +3,7 @@
 // ports plus one port where nothing listens (so failover is always exercised). The jobs queue keeps its wrangler.toml
 // shape with test-sized numbers: two retries 1 s and 2 s apart before the dead-letter queue, no batch window.
 import { cloudflareTest } from '@cloudflare/vitest-plugin'
+import { TEST_CAPABILITIES } from './capabilities.ts'
 import { JOB_QUEUE_RETRIES, METRICS_TOKEN } from './queue-settings.ts'
 import { STAND_IN_SECRET } from './stand-in.ts'
 
@@ -39,6 +40,7 @@ export function edgeInWorkerd(o: EdgeUnderTest) {
         QUEUE_RETRY_BASE_S: '1',
         QUEUE_RETRY_MAX_S: '2',
         METRICS_TOKEN,
+        MODEL_CAPABILITIES: JSON.stringify(TEST_CAPABILITIES),
       },
       queueConsumers: {
         'cascade-jobs': consumer({ maxRetries: JOB_QUEUE_RETRIES, deadLetterQueue: 'cascade-jobs-dlq' }),

@@ -63,11 +63,19 @@ describe('meta endpoints', () => {
       '/v1/jobs/{id}/events',
       '/v1/jobs/{id}/cancel',
       '/v1/images/{file}',
+      '/v1/images/edits',
+      '/v1/images/variations',
       '/v1/models',
     ])
       expect(Object.keys(doc.paths)).toContain(p)
     expect(Object.keys(doc.components.schemas)).toEqual(
-      expect.arrayContaining(['GenerationRequest', 'Problem', 'JobStatus']),
+      expect.arrayContaining([
+        'GenerationRequest',
+        'Problem',
+        'JobStatus',
+        'ImageEditRequest',
+        'ImageVariationRequest',
+      ]),
     )
   })
   it('lists the models with defaults, limits and licence', async () => {

@@ -46,6 +46,8 @@ export async function backendCalls(prompt: string) {
     lastAccept: string
     lastSignatureOk: boolean
     lastTiling: string | null
+    lastInputs: string[]
+    lastImageFields: Record<string, unknown>
   }
 }
 

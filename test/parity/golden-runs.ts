@@ -35,7 +35,7 @@ function row(c: Case, name: string, i: number): HostTensor {
 }
 
 /** Stand-in text encoders answering from tables (per stage: prompt -> one row per output). */
-function tableText(lookup: (stage: DiffusionStage, prompt: string) => TextStates): TextEncoders {
+export function tableText(lookup: (stage: DiffusionStage, prompt: string) => TextStates): TextEncoders {
   return {
     async encode(stage, prompts) {
       const rows = prompts.map((p) => lookup(stage, p))
@@ -54,7 +54,7 @@ function tableText(lookup: (stage: DiffusionStage, prompt: string) => TextStates
 }
 
 /** The recorded draws: per stage, the initial latent then one tensor per step. */
-function recordedNoise(draws: Record<DiffusionStage, (k: number) => Float32Array>): NoiseSource {
+export function recordedNoise(draws: Record<DiffusionStage, (k: number) => Float32Array>): NoiseSource {
   return {
     draw(stage, k, shape) {
       const d = draws[stage](k)
@@ -71,24 +71,58 @@ function link(target: string, path: string) {
   symlinkSync(target, path)
 }
 
-let scModel: Promise<string> | undefined
+const scModels = new Map<boolean, Promise<string>>()
 
-/** Official-layout source folder (stage_{c,b,a} + configs, the golden CLIP and BPE), compiled once. */
-function scModelDir(): Promise<string> {
-  scModel ??= (async () => {
-    const src = mkdtempSync(join(tmpdir(), 'sc-src-'))
-    for (const s of ['c', 'b', 'a']) {
-      link(goldenPath('weights', `stage_${s}_tiny.safetensors`), join(src, `stage_${s}.safetensors`))
-      link(goldenPath('configs', `stage_${s}_tiny.json`), join(src, `stage_${s}.json`))
-    }
-    link(goldenPath('weights', 'clip_text_tiny.safetensors'), join(src, 'text_encoder.safetensors'))
-    link(goldenPath('configs', 'clip_text_tiny.json'), join(src, 'text_encoder.json'))
-    link(goldenPath('tokenizer'), join(src, 'tokenizer'))
-    const dir = mkdtempSync(join(tmpdir(), 'sc-model-'))
-    await convertModel({ family: 'stable-cascade', from: src, outDir: dir })
-    return dir
-  })()
-  return scModel
+/**
+ * The golden image set's checkpoints under their released names (image/README: the ControlNets' configs carry the
+ * proj_blocks that fit the text-to-image set's tiny Stage C).
+ */
+function linkImageCheckpoints(src: string): void {
+  const image = (...p: string[]) => goldenPath('image', ...p)
+  for (const [name, stem] of [
+    ['effnet_encoder', 'effnet_encoder'],
+    ['previewer', 'previewer'],
+  ] as const) {
+    link(image('weights', `${stem}_tiny.safetensors`), join(src, `${name}.safetensors`))
+    link(image('configs', `${stem}_tiny.json`), join(src, `${name}.json`))
+  }
+  link(image('weights', 'clip_vision_tiny.safetensors'), join(src, 'image_encoder', 'model.safetensors'))
+  link(image('configs', 'clip_vision_tiny.json'), join(src, 'image_encoder', 'config.json'))
+  for (const [type, stem] of [
+    ['canny', 'controlnet_canny'],
+    ['inpainting', 'controlnet_inpaint'],
+  ] as const) {
+    link(image('weights', `${stem}_tiny.safetensors`), join(src, 'controlnet', `${type}.safetensors`))
+    link(image('configs', `${stem}_tiny.json`), join(src, 'controlnet', `${type}.json`))
+  }
+}
+
+/**
+ * Official-layout source folder (stage_{c,b,a} + configs, the golden CLIP and BPE; with `images`, also the golden
+ * image checkpoints), compiled once each.
+ */
+export function scModelDir(images = false): Promise<string> {
+  let model = scModels.get(images)
+  if (!model) {
+    model = buildScModel(images)
+    scModels.set(images, model)
+  }
+  return model
+}
+
+async function buildScModel(images: boolean): Promise<string> {
+  const src = mkdtempSync(join(tmpdir(), 'sc-src-'))
+  if (images) linkImageCheckpoints(src)
+  for (const s of ['c', 'b', 'a']) {
+    link(goldenPath('weights', `stage_${s}_tiny.safetensors`), join(src, `stage_${s}.safetensors`))
+    link(goldenPath('configs', `stage_${s}_tiny.json`), join(src, `stage_${s}.json`))
+  }
+  link(goldenPath('weights', 'clip_text_tiny.safetensors'), join(src, 'text_encoder.safetensors'))
+  link(goldenPath('configs', 'clip_text_tiny.json'), join(src, 'text_encoder.json'))
+  link(goldenPath('tokenizer'), join(src, 'tokenizer'))
+  const dir = mkdtempSync(join(tmpdir(), 'sc-model-'))
+  await convertModel({ family: 'stable-cascade', from: src, outDir: dir })
+  return dir
 }
 
 /** A GDF stage that does not run from 1 to 0 (sampling.json t_start / t_end) gets its schedule explicitly. */

@@ -99,7 +99,15 @@ describe('the service on WebGPU', () => {
   it('reports its provider on /readyz, /metrics and each image’s Server-Timing', async () => {
     const ready = (await (await fetch(`${svc.url}/readyz`)).json()) as { models: unknown[] }
     expect(ready.models).toMatchObject([
-      { id: 'wuerstchen-v2', version, provider: 'webgpu', tiling: true, capacity: { running: 0 } },
+      {
+        id: 'wuerstchen-v2',
+        version,
+        provider: 'webgpu',
+        tiling: true,
+        modes: ['text'],
+        previews: false,
+        capacity: { running: 0 },
+      },
     ])
     const metrics = await (await fetch(`${svc.url}/metrics`)).text()
     expect(metrics).toContain('cascade_backend_info{model="wuerstchen-v2",provider="webgpu"} 1')

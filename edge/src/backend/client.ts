@@ -5,13 +5,21 @@
 // answer or a timeout (a hung backend must not fail every request aimed at it; aborting the call is what
 // cancels the job on a backend that was merely slow, so the retry does not double the work). When every
 // backend failed, a timeout among them makes the answer 504 backend_timeout, else 503 backend_unavailable.
+// A job with input images goes as a signed multipart body (shared backend-body.ts); a backend that cannot use
+// an input answers 400 naming its field, which is the client's answer too (no other backend is tried: the
+// decoding is the same everywhere).
+
+import { z } from 'zod'
 import {
   BACKEND_EVENT_SCHEMAS,
   type BackendEvent,
   type BackendJob,
   CONTENT_TYPES,
   type ErrorCode,
+  encodeBackendBody,
+  type FieldError,
   fromBase64,
+  INPUT_FIELDS,
   SseParser,
   signRequest,
 } from '../../../shared/src/index.ts'
@@ -41,13 +49,19 @@ export interface GenerationFailure {
   retryAfter?: number
   /** Every backend refused for load (503/429) or could not be reached: the pool is saturated or down, not broken. */
   busy?: boolean
+  /** A refused input: the fields the backend named (400 invalid_request). */
+  errors?: FieldError[]
+  /** Inputs whose bytes the backend could not decode (their stored copies can go). */
+  refusedInputs?: string[]
 }
 
 export type GenerationOutcome = GeneratedImage | GenerationFailure
 
 export interface CallOptions {
-  /** true: `Accept: text/event-stream` with progress via onEvent; false: `Accept: image/*`. */
+  /** true: `Accept: text/event-stream` with progress (and previews) via onEvent; false: `Accept: image/*`. */
   stream: boolean
+  /** The bytes of every input the job names, by sha256. */
+  inputs?: ReadonlyMap<string, Uint8Array>
   signal?: AbortSignal
   onEvent?: (e: BackendEvent) => void
 }
@@ -62,7 +76,7 @@ export async function callBackend(
   opts: CallOptions,
 ): Promise<GenerationOutcome> {
   if (!cfg.urls.length) return unavailable('no backends configured', 5)
-  const body = JSON.stringify(job)
+  const body = encodeBackendBody(job, opts.inputs ?? new Map())
   const reasons: string[] = []
   let retryAfter = 0
   let timedOut = false
@@ -111,7 +125,7 @@ async function attempt(
   cfg: BackendConfig,
   url: string,
   job: BackendJob,
-  body: string,
+  body: { body: Uint8Array; contentType: string },
   opts: CallOptions,
 ): Promise<Attempt> {
   const ctrl = new AbortController()
@@ -130,12 +144,12 @@ async function attempt(
   try {
     const res = await fetch(`${url}/v1/generate`, {
       method: 'POST',
-      body,
+      body: body.body,
       signal: ctrl.signal,
       headers: {
-        'Content-Type': 'application/json',
+        'Content-Type': body.contentType,
         Accept: opts.stream ? 'text/event-stream' : 'image/*',
-        ...(await signRequest(cfg.secret, body)),
+        ...(await signRequest(cfg.secret, body.body)),
       },
     })
     if (res.status === 503 || res.status === 429 || res.status >= 500) {
@@ -147,6 +161,10 @@ async function attempt(
         ...(res.status === 503 || res.status === 429 ? { busy: true as const } : {}),
       }
     }
+    if (res.status === 400) {
+      const text = await res.text()
+      return inputRefusal(text) ?? rejected(url, job, `HTTP 400 ${text.slice(0, 500)}`)
+    }
     if (!res.ok) return rejected(url, job, `HTTP ${res.status} ${(await res.text()).slice(0, 500)}`)
     return opts.stream ? await readStream(url, res, job, opts, arm) : await readImage(res, job)
   } catch (err) {
@@ -157,6 +175,34 @@ async function attempt(
   } finally {
     if (timer !== undefined) clearTimeout(timer)
     opts.signal?.removeEventListener('abort', onAbort)
+  }
+}
+
+const RefusedInputs = z.object({
+  code: z.literal('invalid_request'),
+  errors: z.array(z.object({ path: z.enum(INPUT_FIELDS), message: z.string().max(300) })).min(1),
+  refused_inputs: z.array(z.string().regex(/^[0-9a-f]{64}$/)).optional(),
+})
+
+/**
+ * A 400 whose errors all name input fields is the backend's refusal of the request's images: the client's answer.
+ * Its messages are the backend's fixed texts about the images (decode.ts, job-inputs.ts), safe to pass on.
+ */
+function inputRefusal(text: string): GenerationFailure | undefined {
+  let parsed: z.infer<typeof RefusedInputs> | undefined
+  try {
+    parsed = RefusedInputs.safeParse(JSON.parse(text)).data
+  } catch {
+    return undefined
+  }
+  if (!parsed) return undefined
+  return {
+    ok: false,
+    code: 'invalid_request',
+    status: 400,
+    detail: 'the input images cannot be used',
+    errors: parsed.errors,
+    ...(parsed.refused_inputs?.length ? { refusedInputs: parsed.refused_inputs } : {}),
   }
 }
 
@@ -198,7 +244,7 @@ async function readStream(
       for (const msg of parser.push(decoder.decode(value, { stream: true }))) {
         const ev = parseEvent(msg.event, msg.data)
         if (!ev) return { retry: true, detail: `garbage answer: bad "${msg.event}" event` }
-        if (ev.event === 'queued' || ev.event === 'progress') opts.onEvent?.(ev)
+        if (ev.event === 'queued' || ev.event === 'progress' || ev.event === 'preview') opts.onEvent?.(ev)
         else if (ev.event === 'error') {
           if (ev.data.status >= 500) return { retry: true, detail: `backend error: ${ev.data.detail}` }
           return rejected(url, job, `${ev.data.code} ${ev.data.status}: ${ev.data.detail}`)

@@ -1,19 +1,48 @@
 // One object per request key: owns that key's in-flight generation, so identical concurrent misses cause exactly
 // one backend call and every waiter gets the same result (api.md "Coalescing"). Only a complete image is written to
-// R2; a failure is returned to every waiter and nothing is stored. When the last waiter leaves (job canceled), the
+// R2; a failure is returned to every waiter and nothing is stored. A job's input images are read from R2 by hash
+// (storage/inputs.ts) and sent with it; inputs the backend could not decode are deleted. When the last waiter leaves (job canceled), the
 // backend call is aborted, which stops the GPU work between diffusion steps.
 //
 // Two ways in: `generate()` (RPC, sync waiters) and `fetch()` (POST, NDJSON stream of progress events then the
 // outcome, for job waiters, with the backends in the order the queue consumer chose). A job the queue delivers
 // again finds its image stored (no backend call) or joins the flight still running: never a second generation.
 import { DurableObject } from 'cloudflare:workers'
-import { type BackendEvent, type BackendJob, CONTENT_TYPES } from '../../../shared/src/index.ts'
+import {
+  type BackendEvent,
+  type BackendJob,
+  CONTENT_TYPES,
+  jobInputHashes,
+} from '../../../shared/src/index.ts'
 import { callBackend, type GenerationOutcome, keyOrder } from '../backend/client.ts'
 import { backendTimeoutMs, backendUrls } from '../config.ts'
 import type { Bindings } from '../env.ts'
 import { objectName, putR2 } from '../storage/images.ts'
+import { dropInputs, loadInputs } from '../storage/inputs.ts'
 
 export type CoordinatorResult = GenerationOutcome & { cached?: boolean }
+
+/**
+ * Inputs are deleted only once a backend found them undecodable (storage/inputs.ts), so a job whose input is gone
+ * (another request with the same bytes was refused meanwhile) gets the same refusal, naming its fields.
+ */
+function refusedBefore(job: BackendJob, missing: string[]): CoordinatorResult {
+  const fields: [string, string | undefined][] = [
+    ['image', job.image],
+    ['mask', job.mask],
+    ['control.image', job.control?.image],
+  ]
+  const errors = fields
+    .filter(([, h]) => h !== undefined && missing.includes(h))
+    .map(([path]) => ({ path, message: 'could not be decoded (refused by a backend)' }))
+  return {
+    ok: false,
+    code: 'invalid_request',
+    status: 400,
+    detail: 'the input images cannot be used',
+    errors,
+  }
+}
 
 interface Waiter {
   resolve: (r: CoordinatorResult) => void
@@ -100,6 +129,8 @@ export class GenerationCoordinator extends DurableObject<Bindings> {
           cached: true,
         }
       }
+      const { inputs, missing } = await loadInputs(this.env.IMAGES, jobInputHashes(job))
+      if (missing.length) return refusedBefore(job, missing)
       const outcome = await callBackend(
         {
           urls,
@@ -109,6 +140,7 @@ export class GenerationCoordinator extends DurableObject<Bindings> {
         job,
         {
           stream,
+          inputs,
           signal: flight.abort.signal,
           onEvent: (e) => {
             for (const w of flight.waiters.values()) w.onEvent?.(e)
@@ -116,6 +148,7 @@ export class GenerationCoordinator extends DurableObject<Bindings> {
         },
       )
       if (outcome.ok) await putR2(this.env.IMAGES, job.key, job.output_format, outcome.bytes, outcome.seed)
+      else if (outcome.refusedInputs) await dropInputs(this.env.IMAGES, outcome.refusedInputs)
       return outcome
     } catch (err) {
       console.error('generation failed', err)

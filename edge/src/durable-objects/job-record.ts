@@ -13,6 +13,7 @@ import { DurableObject } from 'cloudflare:workers'
 import {
   type BackendJob,
   type ErrorCode,
+  type FieldError,
   formatSse,
   type JobEvent,
   type JobStatusValue,
@@ -247,7 +248,7 @@ export class JobRecord extends DurableObject<Bindings> {
       this.#emit({ event: 'queued', data: { position: state.position } })
       return { retry: true, retryAfterS: failure.retryAfter ?? 0 }
     }
-    await this.#fail(failure.code, failure.status, failure.detail)
+    await this.#fail(failure.code, failure.status, failure.detail, failure.errors)
     return { retry: false }
   }
 
@@ -266,7 +267,8 @@ export class JobRecord extends DurableObject<Bindings> {
     if (final) this.#emit(final)
   }
 
-  async #fail(code: ErrorCode, status: number, detail: string): Promise<void> {
+  /** `errors`: the fields a backend named when it refused an input (400 invalid_request). */
+  async #fail(code: ErrorCode, status: number, detail: string, errors?: FieldError[]): Promise<void> {
     const state = this.#state as JobState
     state.status = 'failed'
     delete state.position
@@ -277,6 +279,7 @@ export class JobRecord extends DurableObject<Bindings> {
       detail,
       code,
       request_id: this.#spec?.requestId ?? '',
+      ...(errors ? { errors } : {}),
     }
     await this.#save()
     this.#emit({ event: 'failed', data: state.error })
@@ -325,10 +328,19 @@ export class JobRecord extends DurableObject<Bindings> {
       const multi = (this.#spec?.jobs.length ?? 1) > 1
       this.#emit({ event: 'progress', data: { ...e.data, ...(multi ? { image } : {}) } })
     }
+    // Previews go to whoever listens now; the replayed log stays small (a late subscriber gets the next one).
+    if (e.event === 'preview') {
+      const multi = (this.#spec?.jobs.length ?? 1) > 1
+      this.#broadcast({ event: 'preview', data: { ...e.data, ...(multi ? { image } : {}) } })
+    }
   }
 
   #emit(e: JobEvent): void {
     this.#events.push(e)
+    this.#broadcast(e)
+  }
+
+  #broadcast(e: JobEvent): void {
     for (const s of [...this.#subscribers]) s(e)
     if (TERMINAL.includes(e.event as JobStatusValue)) for (const done of [...this.#onSettled]) done()
   }

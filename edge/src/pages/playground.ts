@@ -1,10 +1,12 @@
 // GET /: the playground. One self-contained HTML page (no framework, no build step): the markup, the styles and
 // a module script assembled from small parts under playground/, each a plain-JS string the browser runs as is.
 //   form.ts     models (GET /v1/models), the demo banner, the parameters -> a request body
+//   inputs.ts   image inputs: mode picker, upload / drop, strength, mask brush, outpainting, canny
 //   progress.ts one bar per pipeline stage, driven by the job's `progress` events
-//   job.ts      POST /v1/jobs, its SSE events, POST /v1/jobs/{id}/cancel
+//   job.ts      POST /v1/jobs, its SSE events (live previews too), POST /v1/jobs/{id}/cancel
 //   results.ts  the image(s) with their parameters, recent results in localStorage
 import { FORM_JS } from './playground/form.ts'
+import { INPUTS_JS } from './playground/inputs.ts'
 import { JOB_JS } from './playground/job.ts'
 import { MARKUP } from './playground/markup.ts'
 import { PROGRESS_JS } from './playground/progress.ts'
@@ -24,6 +26,7 @@ export const PLAYGROUND_HTML = `<!doctype html>
 ${MARKUP}
 <script type="module">
 ${FORM_JS}
+${INPUTS_JS}
 ${PROGRESS_JS}
 ${RESULTS_JS}
 ${JOB_JS}

@@ -2,8 +2,8 @@
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
 import { GenerationRequest, GenerationResponse } from '../../../shared/src/index.ts'
 import type { AppEnv } from '../env.ts'
-import { findMisses, generateMissing, prepare, renderData } from '../generation.ts'
-import { chargeGeneration, chargeRead } from '../middleware/rate-limit.ts'
+import { generationHook } from '../errors.ts'
+import { prepare, respond } from '../generation.ts'
 import { generationErrors } from './responses.ts'
 
 const route = createRoute({
@@ -21,17 +21,9 @@ const route = createRoute({
 })
 
 export function registerGenerationRoutes(app: OpenAPIHono<AppEnv>): void {
-  app.openapi(route, async (c) => {
-    const p = await prepare(c, c.req.valid('json'))
-    const misses = await findMisses(c, p)
-    let bytes: Map<number, Uint8Array> | undefined
-    if (misses.length === 0) await chargeRead(c)
-    else {
-      await chargeGeneration(c, misses.length)
-      bytes = await generateMissing(c, p, misses)
-    }
-    const data = await renderData(c, p, bytes)
-    c.header('X-Cache', misses.length === 0 ? 'HIT' : 'MISS')
-    return c.json({ created: Math.floor(Date.now() / 1000), model: p.model, data }, 200)
-  })
+  app.openapi(
+    route,
+    async (c) => c.json(await respond(c, await prepare(c, c.req.valid('json'))), 200),
+    generationHook(),
+  )
 }

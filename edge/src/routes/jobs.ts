@@ -12,8 +12,8 @@ import {
 } from '../../../shared/src/index.ts'
 import { type JobState, jobRecord } from '../durable-objects/job-record.ts'
 import type { AppEnv } from '../env.ts'
-import { ApiError } from '../errors.ts'
-import { findMisses, prepare, publicOrigin, startJob } from '../generation.ts'
+import { ApiError, generationHook } from '../errors.ts'
+import { findMisses, prepare, publicOrigin, saveInputs, startJob } from '../generation.ts'
 import { chargeGeneration, chargeRead } from '../middleware/rate-limit.ts'
 import { conflict, errorResponses, generationErrors, notFound } from './responses.ts'
 
@@ -43,7 +43,8 @@ const get = createRoute({
 const events = createRoute({
   method: 'get',
   path: '/v1/jobs/{id}/events',
-  summary: 'Job events (SSE): queued, progress, succeeded | failed | canceled',
+  summary:
+    'Job events (SSE): queued, progress, preview (Stage C, models with a previewer), succeeded | failed | canceled',
   request: { params: IdParam },
   responses: {
     200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: z.string() } } },
@@ -103,17 +104,24 @@ async function load(c: Context<AppEnv>, id: string): Promise<JobState> {
 }
 
 export function registerJobRoutes(app: OpenAPIHono<AppEnv>): void {
-  app.openapi(create, async (c) => {
-    const p = await prepare(c, c.req.valid('json'))
-    const misses = await findMisses(c, p)
-    if (misses.length === 0) await chargeRead(c)
-    else await chargeGeneration(c, misses.length)
-    const { id, state } = await startJob(c, p, p.jobs, misses.length)
-    const base = `${publicOrigin(c)}/v1/jobs/${id}`
-    c.header('X-Cache', misses.length === 0 ? 'HIT' : 'MISS')
-    c.header('Location', base)
-    return c.json({ id, status: state.status, status_url: base, events_url: `${base}/events` }, 202)
-  })
+  app.openapi(
+    create,
+    async (c) => {
+      const p = await prepare(c, c.req.valid('json'))
+      const misses = await findMisses(c, p)
+      if (misses.length === 0) await chargeRead(c)
+      else {
+        await chargeGeneration(c, misses.length)
+        await saveInputs(c, p)
+      }
+      const { id, state } = await startJob(c, p, p.jobs, misses.length)
+      const base = `${publicOrigin(c)}/v1/jobs/${id}`
+      c.header('X-Cache', misses.length === 0 ? 'HIT' : 'MISS')
+      c.header('Location', base)
+      return c.json({ id, status: state.status, status_url: base, events_url: `${base}/events` }, 202)
+    },
+    generationHook(),
+  )
 
   app.openapi(get, async (c) => c.json(toStatus(await load(c, c.req.valid('param').id)), 200))
 

@@ -1,9 +1,9 @@
 // GET /v1/models: the enabled models (those with a configured weights version), defaults, limits, licence, the
-// LoRA files merged into their weights (MODEL_LORAS), whether it tiles (TILING_MODELS) and whether it is a
-// random-weight demo (DEMO_MODELS).
+// LoRA files merged into their weights (MODEL_LORAS), whether it tiles (TILING_MODELS), whether it is a random-weight
+// demo (DEMO_MODELS), and its modes and previews (MODEL_CAPABILITIES).
 import { createRoute, type OpenAPIHono } from '@hono/zod-openapi'
-import { DEFAULT_MODEL, MODEL_IDS, MODELS, ModelList } from '../../../shared/src/index.ts'
-import { demoModels, modelLoras, modelVersions, tilingModels } from '../config.ts'
+import { DEFAULT_MODEL, MODEL_IDS, MODELS, ModelList, TEXT_ONLY } from '../../../shared/src/index.ts'
+import { demoModels, modelCapabilities, modelLoras, modelVersions, tilingModels } from '../config.ts'
 import type { AppEnv } from '../env.ts'
 import { errorResponses } from './responses.ts'
 
@@ -23,6 +23,7 @@ export function registerModelRoutes(app: OpenAPIHono<AppEnv>): void {
     const demo = demoModels(c.env)
     const loras = modelLoras(c.env)
     const tiling = tilingModels(c.env)
+    const capabilities = modelCapabilities(c.env)
     const data = MODEL_IDS.filter((id) => versions[id]).map((id) => {
       const m = MODELS[id]
       return {
@@ -33,6 +34,7 @@ export function registerModelRoutes(app: OpenAPIHono<AppEnv>): void {
         default: id === DEFAULT_MODEL,
         weights_version: versions[id] as string,
         loras: loras[id] ?? [],
+        ...(capabilities[id] ?? TEXT_ONLY),
         defaults: { ...m.defaults, size: '1024x1024', n: 1, output_format: 'png' },
         limits: m.limits,
         license: m.license,

@@ -9,6 +9,7 @@ import { PULL_MODELS, type PullModel } from '../pull/plan.ts'
 import { pull } from '../pull/pull.ts'
 import { PROVIDER_CHOICES } from '../runtime/providers.ts'
 import { generateCommand } from './generate.ts'
+import { parsePlacement } from './image-inputs.ts'
 import { downloadBar, progressBar } from './progress.ts'
 import { providersCommand } from './providers.ts'
 import { tokenizeCommand } from './tokenize.ts'
@@ -233,9 +234,9 @@ program
 
 program
   .command('generate')
-  .description('generate images from a prompt with a model directory, locally (no server)')
+  .description('generate images from a prompt (and image inputs) with a model directory, locally (no server)')
   .requiredOption('--model-dir <dir>', 'model directory (cascade convert / make-tiny)')
-  .requiredOption('--prompt <text>', 'the prompt')
+  .option('--prompt <text>', 'the prompt (may be left out with --image: a variation)')
   .option('--negative-prompt <text>', 'what the image should not show', '')
   .option('--size <WxH>', 'image size', size, { width: 1024, height: 1024 })
   .option('--seed <n>', 'random seed (image i uses seed + i); random if omitted', int)
@@ -250,6 +251,20 @@ program
       'seamless tiling on both axes, or x (left-right) or y (top-bottom) only; needs a model converted with --tiling',
     ).choices(['x', 'y']),
   )
+  .option('--image <file>', 'input image: alone a variation, with --strength img2img, with --mask inpainting')
+  .option('--strength <s>', 'img2img / inpainting: how far the image is noised, 0 < s ≤ 1', float)
+  .option('--mask <file>', 'inpainting mask (transparent or, without alpha, white pixels are repainted)')
+  .option('--placement <x,y,w,h>', 'outpainting: where the image goes on the --size canvas', (v) =>
+    parsePlacement(v),
+  )
+  .option(
+    '--no-composite',
+    'inpainting / outpainting: keep the generated pixels where the mask keeps the input',
+  )
+  .option('--control <type:file>', 'a ControlNet: canny:<image> (edges found with Canny)')
+  .option('--control-strength <x>', 'multiplies the ControlNet outputs', float, 1)
+  .option('--control-preprocessed', 'the --control image already is the edge map', false)
+  .option('--previews <dir>', "write Stage C's live preview of every step into <dir> (Stable Cascade)")
   .addOption(providerOption)
   .option('--cpu', 'the same as --provider cpu', false)
   .requiredOption('--out <file>', 'output file (.png, .webp, .jpeg); several images get -1, -2, ...')

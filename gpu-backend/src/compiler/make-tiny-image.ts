@@ -72,26 +72,31 @@ export const TINY_CONTROLNETS: Record<ControlNetType, Kwargs> = {
 /** Random tensors of a stage's architecture under `kwargs` (make-tiny's randomCheckpoint). */
 export type RandomCheckpoint = (stage: StageId, kwargs: Kwargs) => [string, TensorToWrite][]
 
-/** Writes every tiny image checkpoint into `src`, as the released files are laid out. */
+/**
+ * Writes every tiny image checkpoint into `src`, as the released files are laid out. `overrides` merge over the
+ * tiny configs (`controlnet` over each ControlNet's), so a larger Stage C gets image graphs that fit it.
+ */
 export function writeTinyImageCheckpoints(
   src: string,
   random: RandomCheckpoint,
   write: (path: string, tensors: [string, TensorToWrite][]) => void,
+  overrides: Partial<Record<StageId, Kwargs>> = {},
 ): void {
   const put = (rel: string, tensors: [string, TensorToWrite][], config?: { file: string; json: object }) => {
     mkdirSync(dirname(join(src, rel)), { recursive: true })
     write(join(src, rel), tensors)
     if (config) writeFileSync(join(src, config.file), `${JSON.stringify(config.json, null, 1)}\n`)
   }
+  const config = (stage: StageId) => ({ ...TINY_IMAGE_CONFIGS[stage], ...overrides[stage] })
   for (const stage of ['effnet', 'previewer'] as const)
-    put(`${sourceStem(stage, 'big')}.safetensors`, random(stage, TINY_IMAGE_CONFIGS[stage] as Kwargs))
-  const vision = TINY_IMAGE_CONFIGS.clip_vision as Kwargs
+    put(`${sourceStem(stage, 'big')}.safetensors`, random(stage, config(stage)))
+  const vision = config('clip_vision')
   put(`${DIFFUSERS_DIR.clip_vision}/model.safetensors`, random('clip_vision', vision), {
     file: `${DIFFUSERS_DIR.clip_vision}/config.json`,
     json: vision,
   })
   for (const type of CONTROLNET_TYPES) {
-    const kwargs = TINY_CONTROLNETS[type]
+    const kwargs = { ...TINY_CONTROLNETS[type], ...overrides.controlnet }
     const stem = controlNetStem(type)
     put(`${stem}.safetensors`, random('controlnet', kwargs), { file: `${stem}.json`, json: { kwargs } })
   }

@@ -238,7 +238,12 @@ export async function makeTiny(o: MakeTinyOptions): Promise<Manifest> {
     }
   }
   if (familyImageStages(o.family).length)
-    writeTinyImageCheckpoints(src, (stage, kwargs) => randomCheckpoint(o.family, stage, kwargs, draw), write)
+    writeTinyImageCheckpoints(
+      src,
+      (stage, kwargs) => randomCheckpoint(o.family, stage, kwargs, draw),
+      write,
+      o.configs,
+    )
   return convertModel({
     family: o.family,
     from: src,

@@ -142,4 +142,37 @@ describe('generate', () => {
     )
     expect(seen).toEqual([])
   })
+
+  it('validates image inputs before the first step: strength with the init images, graphs the model has', async () => {
+    const image = { width: 32, height: 32, rgb8: new Uint8Array(32 * 32 * 3) }
+    const seen: StepEvent[] = []
+    const onStep = (e: StepEvent) => seen.push(e)
+    const withInputs = (inputs: ImageSpec['inputs'], extra: Partial<GenerateRequest> = {}) => ({
+      ...base,
+      ...extra,
+      images: [{ ...(base.images[0] as ImageSpec), inputs }],
+    })
+    for (const req of [
+      withInputs({ init: image }), // an init image without a strength
+      withInputs({ variation: image }, { strength: 0.5 }), // a strength without an init image
+      withInputs({ init: image }, { strength: 0.1 }), // int(3 · 0.1) = 0 steps
+      withInputs({ init: image }, { strength: 1.5 }),
+    ])
+      await expect(generate(model, req, { text: fakeText, onStep })).rejects.toThrow(PipelineInputError)
+    // Würstchen v2 has no image graphs: a clear error naming what is missing, before any step.
+    const v2 = mkdtempSync(join(tmpdir(), 'pipeline-v2-'))
+    await makeTiny({ family: 'wuerstchen-v2', outDir: v2, seed: 5 })
+    const v2Model = await loadModel(v2)
+    await expect(
+      generate(
+        v2Model,
+        {
+          ...withInputs({ variation: image }),
+          images: [{ seed: 1, prompt: 'a', negativePrompt: '', inputs: { variation: image } }],
+        },
+        { onStep },
+      ),
+    ).rejects.toThrow(/wuerstchen-v2: the model has no CLIP vision/)
+    expect(seen).toEqual([])
+  })
 })

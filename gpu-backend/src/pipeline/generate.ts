@@ -1,13 +1,29 @@
-// The text-to-image pipeline: Stage C (prior) -> Stage B (decoder) -> Stage A (VQGAN decode), in numbered
-// phases like a diffusers pipeline's __call__. Everything is validated before the first model call; an abort
-// (AbortSignal) stops the work between two model calls.
+// The pipeline: Stage C (prior) -> Stage B (decoder) -> Stage A (VQGAN decode), in numbered phases like a
+// diffusers pipeline's __call__, with image inputs (image-conditioning.ts) where a request has them: a variation's
+// CLIP embedding, img2img's start latent (the official recipe: the EfficientNet latent noised with gdf.diffuse at
+// t = strength, shift 1, then int(steps · strength) steps from t = strength), ControlNet outputs, the input's
+// kept pixels composited back, and live previews of Stage C; a tiled image runs the tile graphs. Everything is
+// validated before the first model call; an abort (AbortSignal) stops the work between two model calls.
 import type { OutputFormat, TilingAxes } from '../../../shared/src/index.ts'
 import { type ort, runFloat32 } from '../runtime/session.ts'
+import { torchLinspace } from '../samplers/float32.ts'
+import { gdfDiffuse } from '../samplers/gdf-ddpm.ts'
+import { compositeKept } from './composite.ts'
 import { encodeImage, toRgb8 } from './image.ts'
+import {
+  conditionImages,
+  graphEncoders,
+  type ImageConditioning,
+  type ImageEncoders,
+  ImageInputError,
+  type ImageInputs,
+  missingGraphs,
+} from './image-conditioning.ts'
 import { type LatentSizes, latentSizes } from './latents.ts'
 import type { LoadedModel } from './model.ts'
 import type { NoiseSource } from './noise.ts'
 import { threadNoise } from './noise-thread.ts'
+import { type PreviewOptions, stagePreview } from './previews.ts'
 import { type StageRun, sampleStage, usesGuidance } from './sample.ts'
 import { denoiseOnDevice } from './stages-on-device.ts'
 import { type DiffusionStage, type HostTensor, outputOf, sliceBatch, zeros } from './tensor.ts'
@@ -20,6 +36,8 @@ export interface ImageSpec {
   negativePrompt: string
   /** Encode this image; without it only the tensors are returned. */
   format?: OutputFormat
+  /** Image inputs (variation, img2img / inpainting start, ControlNet, compositing); none: text-to-image. */
+  inputs?: ImageInputs
 }
 
 export interface GenerateRequest {
@@ -36,6 +54,11 @@ export interface GenerateRequest {
   decoderTimesteps?: readonly number[]
   /** Seamless tiling: run the tile graphs, wrapping these image axes. */
   tiling?: TilingAxes
+  /**
+   * img2img and inpainting (every image has an `init`): Stage C starts at t = strength from the init latent noised
+   * there, over int(priorSteps · strength) steps (or the explicit priorTimesteps).
+   */
+  strength?: number
   /**
    * Sizes of the groups of images that form one reference batch, in order (default: the whole batch). Stable
    * Cascade's CFG rescale takes its statistics over a group, so independent jobs batched together stay
@@ -59,13 +82,19 @@ export interface GenerateOptions {
   noise?: NoiseSource
   /** Default: the model's text encoders. */
   text?: TextEncoders
+  /** Default: the model's image graphs. */
+  imageEncoders?: ImageEncoders
   /** Default: the family's sizes for width × height (models.md 7.4). */
   latents?: LatentSizes
+  /** Live previews of Stage C (models with a previewer). */
+  previews?: PreviewOptions
 }
 
-export type Timings = Record<'text' | 'stage_c' | 'stage_b' | 'stage_a' | 'encode', number>
+export type Timings = Record<'text' | 'image' | 'stage_c' | 'stage_b' | 'stage_a' | 'encode', number>
 
 export interface GenerateResult extends Denoised {
+  /** The images as encoded: Stage A's, with the kept pixels of the inputs composited back where asked. */
+  images: HostTensor
   /** The encoded image of each request image that asked for a format (in request order, else undefined). */
   encoded: (Uint8Array | undefined)[]
   /** Milliseconds per phase. */
@@ -76,6 +105,8 @@ export class PipelineInputError extends Error {}
 
 const PRIOR_CHANNELS = 16
 const DECODER_CHANNELS = 4
+/** The official img2img noises its start with GDF's default (unshifted) schedule, then samples with the stage's. */
+const INIT_NOISE_SHIFT = 1
 
 export async function generate(
   model: LoadedModel,
@@ -88,12 +119,20 @@ export async function generate(
   const sizes = opts.latents ?? latentSizes(model.manifest.family, req.width, req.height)
   const text = opts.text ?? model.text
   validate(model, req, groups, sizes, text)
+  const missing = opts.imageEncoders
+    ? []
+    : missingGraphs(
+        model.image,
+        req.images.map((i) => i.inputs),
+      )
+  if (missing.length) throw new PipelineInputError(`${model.id}: the model has no ${missing.join(', ')}`)
+  const priorRun = priorSchedule(req)
   // A tiled image runs the tile graphs, each fed the axes that wrap.
   const stages = req.tiling && model.tileStages ? await model.tileStages() : model.stages
   const feeds: Feeds = req.tiling ? { tiling: tilingFeed(req.tiling) } : {}
   const noise = opts.noise ?? threadNoise(req.images.map((i) => i.seed))
   const settings = model.manifest.settings
-  const timings: Timings = { text: 0, stage_c: 0, stage_b: 0, stage_a: 0, encode: 0 }
+  const timings: Timings = { text: 0, image: 0, stage_c: 0, stage_b: 0, stage_a: 0, encode: 0 }
   const clock = (phase: keyof Timings, since: number) => {
     timings[phase] += performance.now() - since
   }
@@ -117,10 +156,20 @@ export async function generate(
   opts.onStep?.({ stage: 'text', step: 1, steps: 1 })
   opts.signal?.throwIfAborted()
 
-  // 3-5. Prior (Stage C); decoder (Stage B) conditioned on the prior's result (de-normalized for Würstchen v2),
+  // 3. Encode the input images: CLIP embeddings, start latents, ControlNet outputs.
+  const t3 = performance.now()
+  const image = await conditionInputs(model, req, sizes, opts.imageEncoders ?? graphEncoders(model.image))
+  clock('image', t3)
+  opts.signal?.throwIfAborted()
+
+  // 4-6. Prior (Stage C); decoder (Stage B) conditioned on the prior's result (de-normalized for Würstchen v2),
   // unconditional effnet = zeros; decode (Stage A; the graph applies the family's latent scale). With the loop on
   // the device, the latents stay there and only the images come back.
-  const feedsC = (states: TextStates) => stageConditioning(stages.c, settings.text.stage_c, states, batch)
+  const feedsC = (states: TextStates, half: 'cond' | 'uncond') => ({
+    ...stageConditioning(stages.c, settings.text.stage_c, states, batch),
+    ...(half === 'cond' && image.clipImg ? { clip_img: image.clipImg } : {}),
+    ...image.cnet,
+  })
   const feedsB = (states: TextStates) => stageConditioning(stages.b, settings.text.stage_b, states, batch)
   const common = { groups, noise, feeds, ...(opts.signal ? { signal: opts.signal } : {}) }
   const runs: Record<DiffusionStage, StageRun> = {
@@ -130,13 +179,15 @@ export async function generate(
       session: stages.c,
       sampler: model.samplers.c,
       shape: shapes.c,
-      start: start.c,
-      steps: req.priorSteps,
-      ...(req.priorTimesteps ? { timesteps: Float32Array.from(req.priorTimesteps) } : {}),
+      start: image.init ? noisedInit(image.init, start.c, req.strength as number) : start.c,
+      ...priorRun,
       guidance: req.priorGuidance,
-      cond: feedsC(textC.cond),
-      uncond: textC.uncond && feedsC(textC.uncond),
+      cond: feedsC(textC.cond, 'cond'),
+      uncond: textC.uncond && feedsC(textC.uncond, 'uncond'),
       onStep: (step, steps) => opts.onStep?.({ stage: 'c', step, steps }),
+      ...(opts.previews && model.image.previewer
+        ? { preview: stagePreview(model.image.previewer, opts.previews, model.device) }
+        : {}),
     },
     b: {
       ...common,
@@ -159,25 +210,70 @@ export async function generate(
     : await denoiseOnHost(model, runs, decode, clock)
   opts.onStep?.({ stage: 'a', step: 1, steps: 1 })
 
-  // 6. Encode the images, all at once: sharp encodes on libuv's thread pool, one image per thread.
+  // 7. Put the inputs' kept pixels back (inpainting, outpainting).
+  const images = await compositeKept(
+    decoded,
+    req.images.map((i) => i.inputs?.composite),
+  )
+
+  // 8. Encode the images, all at once: sharp encodes on libuv's thread pool, one image per thread.
   const t6 = performance.now()
   opts.signal?.throwIfAborted()
   let done = 0
   const encoded = await Promise.all(
-    req.images.map(async (image, i) => {
-      if (!image.format) return undefined
-      const bytes = await encodeImage(toRgb8(decoded, i), image.format, parameters(model, req, image))
+    req.images.map(async (spec, i) => {
+      if (!spec.format) return undefined
+      const bytes = await encodeImage(toRgb8(images, i), spec.format, parameters(model, req, spec))
       opts.onStep?.({ stage: 'encode', step: ++done, steps: batch })
       return bytes
     }),
   )
   clock('encode', t6)
-  return { prior, decoder, decoded, encoded, timings }
+  return { prior, decoder, decoded, images, encoded, timings }
+}
+
+/** Stage C's steps and times: the request's, or img2img's int(steps · strength) from t = strength. */
+function priorSchedule(req: GenerateRequest): { steps: number; timesteps?: Float32Array } {
+  if (req.priorTimesteps)
+    return { steps: req.priorTimesteps.length - 1, timesteps: Float32Array.from(req.priorTimesteps) }
+  if (req.strength === undefined) return { steps: req.priorSteps }
+  const steps = Math.trunc(req.priorSteps * req.strength)
+  return { steps, timesteps: torchLinspace(req.strength, 0, steps + 1) }
+}
+
+/** The image inputs of the batch as Stage C's conditioning; a model without the graphs an input needs refuses. */
+async function conditionInputs(
+  model: LoadedModel,
+  req: GenerateRequest,
+  sizes: LatentSizes,
+  encoders: ImageEncoders,
+): Promise<ImageConditioning> {
+  if (req.images.every((i) => !i.inputs)) return { cnet: {} }
+  try {
+    return await conditionImages(
+      encoders,
+      req.images.map((i) => i.inputs),
+      sizes.c,
+    )
+  } catch (err) {
+    if (err instanceof ImageInputError) throw new PipelineInputError(`${model.id}: ${err.message}`)
+    throw err
+  }
+}
+
+/** x_init = gdf.diffuse(latent, ε, t = strength) with the stage's first noise draw as ε. */
+async function noisedInit(
+  latent: HostTensor,
+  eps: Promise<Float32Array>,
+  strength: number,
+): Promise<Float32Array> {
+  return gdfDiffuse(latent.data, await eps, strength, INIT_NOISE_SHIFT)
 }
 
 /** What made the image, for the PNG's text chunks. */
 function parameters(model: LoadedModel, req: GenerateRequest, image: ImageSpec): Record<string, string> {
   return {
+    ...(req.strength !== undefined ? { strength: String(req.strength) } : {}),
     prompt: image.prompt,
     negative_prompt: image.negativePrompt,
     seed: String(image.seed),
@@ -287,6 +383,15 @@ function validate(
   for (const img of req.images)
     if (!(Number.isInteger(img.seed) && img.seed >= 0 && img.seed < 2 ** 32))
       problems.push(`seed ${img.seed} is not a 32-bit unsigned integer`)
+  const inits = req.images.filter((i) => i.inputs?.init).length
+  if (req.strength !== undefined) {
+    if (!(req.strength > 0 && req.strength <= 1))
+      problems.push(`strength must be in (0, 1], got ${req.strength}`)
+    else if (!req.priorTimesteps && Math.trunc(req.priorSteps * req.strength) < 1)
+      problems.push(`strength ${req.strength} of ${req.priorSteps} prior steps runs no step`)
+    if (inits !== req.images.length)
+      problems.push('strength needs an init image for every image of the batch')
+  } else if (inits) problems.push('init images need a strength')
   if (!groups.every(posInt) || groups.reduce((a, b) => a + b, 0) !== req.images.length)
     problems.push(`groups [${groups}] do not partition ${req.images.length} images`)
   if (![...sizes.c, ...sizes.b].every(posInt))
@@ -297,5 +402,7 @@ function validate(
   if (req.tiling && !model.tileStages)
     problems.push(`tiling: ${model.dir} has no tile graphs (convert it with --tiling)`)
   else if (req.tiling) problems.push(...tilingProblems(model.manifest, sizes, req.tiling))
+  if (req.tiling && req.images.some((i) => i.inputs))
+    problems.push('tiling does not combine with image inputs (the tile graphs take no ControlNet inputs)')
   if (problems.length) throw new PipelineInputError(problems.join('; '))
 }

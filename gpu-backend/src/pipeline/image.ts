@@ -35,3 +35,13 @@ export async function encodeImage(
   const bytes = new Uint8Array(await encoded.toBuffer())
   return format === 'png' ? withPngText(bytes, text) : bytes
 }
+
+/** A live preview: a small JPEG (the previewer's 8× latent size), for SSE. */
+export async function encodePreview(rgb: {
+  data: Uint8Array
+  width: number
+  height: number
+}): Promise<Uint8Array> {
+  const img = sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } })
+  return new Uint8Array(await img.jpeg({ quality: 75 }).toBuffer())
+}

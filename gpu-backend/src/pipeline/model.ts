@@ -12,6 +12,7 @@ import { gdfDdpm } from '../samplers/gdf-ddpm.ts'
 import type { Sampler } from '../samplers/sampler.ts'
 import { ClipTokenizer } from '../text/tokenizer.ts'
 import { DeviceGraphs } from './device-graphs.ts'
+import { type ImageGraphs, loadImageGraphs, stageCGraphName } from './image-graphs.ts'
 import type { DiffusionStage } from './tensor.ts'
 import { type EncoderSession, OnnxTextEncoders, type TextEncoders } from './text.ts'
 
@@ -26,12 +27,18 @@ export interface LoadedModel {
   dir: string
   id: ModelId
   manifest: Manifest
+  /**
+   * Stage C is its ControlNet graph when the model has one (image-graphs.ts `stageCGraphName`): the same weights serve
+   * text-to-image with zero ControlNet inputs.
+   */
   stages: StageSessions
   /**
    * The tile graphs' sessions (compiler/manifest.ts TILE_GRAPHS), loaded on the first tiled generation and kept, so a
    * service that never tiles holds no second copy of the weights; absent when the directory has no tile graphs.
    */
   tileStages?: () => Promise<StageSessions>
+  /** Stable Cascade's image graphs the directory has (none for Würstchen v2). */
+  image: ImageGraphs
   /** Absent when the directory has no text encoder graph: text states must then be injected. */
   text?: TextEncoders
   samplers: Record<DiffusionStage, Sampler>
@@ -170,8 +177,9 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Lo
     )
   const encoders: EncoderSession[] = []
   let stages: StageSessions
+  let image: ImageGraphs
   try {
-    stages = await open(PLAIN_GRAPHS)
+    stages = await open({ ...PLAIN_GRAPHS, c: stageCGraphName(manifest) })
     loaded.push(stages.c, stages.b, stages.a)
     for (const name of TEXT_ENCODERS) {
       const g = manifest.graphs[name]
@@ -182,6 +190,7 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Lo
         tokenizer: ClipTokenizer.fromFiles(join(dir, g.tokenizer)),
       })
     }
+    image = await loadImageGraphs(dir, manifest, stages.c, (name) => session(name))
   } catch (err) {
     await Promise.all(loaded.map((s) => s.release()))
     throw err
@@ -205,6 +214,7 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Lo
           },
         }
       : {}),
+    image,
     ...(first ? { text: new OnnxTextEncoders([first, ...rest]) } : {}),
     samplers: samplersFor(manifest),
     provider,

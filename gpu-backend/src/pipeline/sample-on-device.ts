@@ -70,6 +70,7 @@ export async function sampleStageOnDevice(o: DeviceStageRun): Promise<ort.Tensor
       x = state.x_next as ort.Tensor
       xModel = state.x_model as ort.Tensor
       output = state.output as ort.Tensor
+      if (o.preview?.wants(i + 1, o.steps)) await o.preview.show(i + 1, o.steps, output)
       o.onStep?.(i + 1, o.steps)
     }
   } catch (err) {

@@ -3,6 +3,7 @@
 import { type ort, runFloat32 } from '../runtime/session.ts'
 import type { Sampler } from '../samplers/sampler.ts'
 import type { NoiseSource } from './noise.ts'
+import type { StagePreview } from './previews.ts'
 import { concatBatch, type DiffusionStage, type HostTensor, numel, outputOf } from './tensor.ts'
 
 export interface StageRun {
@@ -31,6 +32,8 @@ export interface StageRun {
   start?: Promise<Float32Array>
   signal?: AbortSignal
   onStep?: (step: number, steps: number) => void
+  /** Live previews of the stage's output after each step (Stage C's x0̂), where wanted. */
+  preview?: StagePreview
 }
 
 export const usesGuidance = (guidance: number) => guidance > 1
@@ -89,6 +92,8 @@ export async function sampleStage(o: StageRun): Promise<HostTensor> {
     const next = o.sampler.step(pred, t, times[i + 1] as number, x, await noise)
     x = next.x
     output = next.output
+    if (o.preview?.wants(i + 1, o.steps))
+      await o.preview.show(i + 1, o.steps, { data: output, dims: [...o.shape] })
     o.onStep?.(i + 1, o.steps)
   }
   return { data: output, dims: [...o.shape] }

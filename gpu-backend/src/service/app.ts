@@ -7,8 +7,11 @@
 import { Hono } from 'hono'
 import {
   ApiError,
+  BACKEND_BODY_MAX_BYTES,
+  BACKEND_JOB_MAX_BYTES,
   BackendJob,
   type BackendResult,
+  decodeBackendBody,
   type ErrorCode,
   type FieldError,
   type ModelId,
@@ -19,6 +22,8 @@ import {
   verifyJobKey,
 } from '../../../shared/src/index.ts'
 import { supportsTiling } from '../compiler/manifest.ts'
+import { capabilitiesOf } from '../pipeline/image-graphs.ts'
+import { InputsRefused, readJobInputs } from './inputs.ts'
 import { capabilityErrors, limitErrors } from './limits.ts'
 import type { ServiceMetrics } from './metrics.ts'
 import { type SignatureEnv, signature } from './middleware/signature.ts'
@@ -41,7 +46,9 @@ export interface AppOptions {
   keepAliveMs?: number
 }
 
-const MAX_BODY_BYTES = 64 * 1024
+/** A JSON job, or a multipart job with its input images (shared backend-body.ts). */
+const maxBodyBytes = (contentType: string) =>
+  /^multipart\/form-data/i.test(contentType) ? BACKEND_BODY_MAX_BYTES : BACKEND_JOB_MAX_BYTES
 /** While the models load, a client should come back after about this long. */
 const LOADING_RETRY_AFTER_S = 5
 
@@ -68,6 +75,7 @@ export function createApp(o: AppOptions): Hono<Env> {
             provider: s.model.provider,
             capacity: s.capacity(),
             tiling: supportsTiling(s.model.manifest),
+            ...capabilitiesOf(s.model.manifest),
           })),
         })
       : c.json(state.failure ? { status: 'failed', reason: state.failure } : { status: 'loading' }, 503),
@@ -84,12 +92,20 @@ export function createApp(o: AppOptions): Hono<Env> {
       const mode = (c.req.header('Accept') ?? '').includes('text/event-stream') ? 'stream' : 'image'
       metrics.requests.inc({ status: String(c.res.status), mode })
     },
-    signature({ secret: o.secret, maxBytes: MAX_BODY_BYTES, ...(o.now ? { now: o.now } : {}) }),
+    signature({ secret: o.secret, maxBytes: maxBodyBytes, ...(o.now ? { now: o.now } : {}) }),
     async function generateImage(c) {
-      const job = await parseJob(c.get('body'))
+      const { job, parts } = await parseJob(c.get('body'), c.req.header('Content-Type') ?? '')
       const scheduler = schedulerFor(state, job)
       const errors = [...limitErrors(job), ...capabilityErrors(job, scheduler.model.manifest)]
       if (errors.length) throw new ApiError('invalid_request', 'the job exceeds the model limits', { errors })
+      let inputs: Awaited<ReturnType<typeof readJobInputs>>
+      try {
+        inputs = await readJobInputs(job, parts, scheduler.model.manifest)
+      } catch (err) {
+        if (!(err instanceof InputsRefused)) throw err
+        metrics.errors.inc({ code: 'invalid_request' })
+        return err.response(c.get('requestId'))
+      }
       const full = () =>
         new ApiError('backend_unavailable', `the ${job.model} queue is full`, {
           headers: { 'Retry-After': String(scheduler.retryAfterSeconds()) },
@@ -98,7 +114,7 @@ export function createApp(o: AppOptions): Hono<Env> {
       if ((c.req.header('Accept') ?? '').includes('text/event-stream')) {
         let ticket: Ticket | undefined
         const stream = eventStream(() => ticket?.cancel(), o.keepAliveMs)
-        ticket = scheduler.submit(job, (e) => stream.send(e.event, e.data))
+        ticket = scheduler.submit(job, (e) => stream.send(e.event, e.data), { inputs, previews: true })
         if (!ticket) {
           stream.close()
           throw full()
@@ -126,7 +142,7 @@ export function createApp(o: AppOptions): Hono<Env> {
         })
       }
 
-      const ticket = scheduler.submit(job, () => {})
+      const ticket = scheduler.submit(job, () => {}, { inputs, previews: false })
       if (!ticket) throw full()
       c.req.raw.signal.addEventListener('abort', () => ticket.cancel())
       const result = unwrap(await ticket.outcome)
@@ -163,14 +179,19 @@ export function createApp(o: AppOptions): Hono<Env> {
   return app
 }
 
-async function parseJob(body: Uint8Array): Promise<BackendJob> {
-  let raw: unknown
-  try {
-    raw = JSON.parse(new TextDecoder().decode(body))
-  } catch {
-    throw new ApiError('invalid_request', 'the body is not JSON')
-  }
-  const parsed = BackendJob.safeParse(raw)
+async function parseJob(
+  body: Uint8Array,
+  contentType: string,
+): Promise<{ job: BackendJob; parts: Map<string, Uint8Array> }> {
+  const decoded = await decodeBackendBody(body, contentType)
+  if (!decoded.ok) throw new ApiError('invalid_request', decoded.detail)
+  // Only input images may take a body past a job's limit.
+  if (!decoded.inputs.size && body.length > BACKEND_JOB_MAX_BYTES)
+    throw new ApiError(
+      'payload_too_large',
+      `a job without input images is at most ${BACKEND_JOB_MAX_BYTES} bytes`,
+    )
+  const parsed = BackendJob.safeParse(decoded.job)
   if (!parsed.success) {
     const errors: FieldError[] = parsed.error.issues.map((i) => ({
       path: i.path.join('.'),
@@ -182,7 +203,7 @@ async function parseJob(body: Uint8Array): Promise<BackendJob> {
     throw new ApiError('invalid_request', 'the key does not match the job', {
       errors: [{ path: 'key', message: 'is not the request key of the job' }],
     })
-  return parsed.data
+  return { job: parsed.data, parts: decoded.inputs }
 }
 
 /**
@@ -222,6 +243,6 @@ function resultEvent(r: JobResult): BackendResult {
 
 /** The job's phases, and the execution provider that ran it. */
 export function serverTiming(t: JobResult['timings'], provider: string): string {
-  const order = ['queue', 'text', 'stage_c', 'stage_b', 'stage_a', 'encode'] as const
+  const order = ['queue', 'text', 'image', 'stage_c', 'stage_b', 'stage_a', 'encode'] as const
   return [...order.map((k) => `${k};dur=${t[k].toFixed(1)}`), `provider;desc="${provider}"`].join(', ')
 }

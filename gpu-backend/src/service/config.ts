@@ -9,6 +9,7 @@
 //   MAX_BATCH      jobs of the same shape and settings run as one batch (default 4)
 //   BATCH_WINDOW_MS how long a job may wait for batch-mates when the model is idle (default 15)
 //   JOB_TIMEOUT_MS a job not finished this long after it arrived fails with 504 backend_timeout (default 300000)
+//   PREVIEW_INTERVAL_MS least time between two live previews of a streaming job (default 250; 0: every step)
 //   VERIFY_SHA256  "1": hash every model file against manifest.json at startup (sizes are always checked)
 //   ORT_PROVIDER   auto (default: CUDA if its libraries load, else WebGPU if an adapter exists, else the CPU),
 //                  cuda, webgpu or cpu; a provider that does not start falls back to the CPU with a warning
@@ -26,6 +27,8 @@ export interface ServiceConfig {
   maxBatch: number
   batchWindowMs: number
   jobTimeoutMs: number
+  /** Default 250 ms. */
+  previewIntervalMs?: number
   provider: ProviderChoice
   verifySha256: boolean
   /** onnxruntime intra-op threads; 0 or absent: onnxruntime's default. */
@@ -58,6 +61,7 @@ export function readConfig(env: Record<string, string | undefined> = process.env
     maxBatch: int(env, 'MAX_BATCH', 4, 1),
     batchWindowMs: int(env, 'BATCH_WINDOW_MS', 15, 0),
     jobTimeoutMs: int(env, 'JOB_TIMEOUT_MS', 300_000, 1),
+    previewIntervalMs: int(env, 'PREVIEW_INTERVAL_MS', 250, 0),
     provider: parseProviderChoice(env.ORT_PROVIDER),
     verifySha256: env.VERIFY_SHA256 === '1',
     intraOpThreads: int(env, 'ORT_THREADS', 0, 0),

@@ -6,9 +6,20 @@ import type { Manifest } from '../compiler/manifest.ts'
 import type { GenerateRequest, StepEvent, Timings } from '../pipeline/generate.ts'
 import type { FromWorker, ToWorker, WorkerInit } from './worker-protocol.ts'
 
+/** One preview of a batch: each image's picture of Stage C's x0̂, encoded. */
+export interface PreviewMessage {
+  step: number
+  steps: number
+  contentType: string
+  images: Uint8Array[]
+}
+
 export interface RunOptions {
   signal?: AbortSignal
   onStep?: (e: StepEvent) => void
+  /** Previews of Stage C, at most one per interval (models with a previewer). */
+  onPreview?: (p: PreviewMessage) => void
+  previewIntervalMs?: number
 }
 
 export interface RunResult {
@@ -29,6 +40,7 @@ interface Pending {
   resolve: (r: RunResult) => void
   reject: (e: Error) => void
   onStep?: (e: StepEvent) => void
+  onPreview?: (p: PreviewMessage) => void
   /** Settles (never rejects) when the run has ended either way. */
   settled: Promise<void>
 }
@@ -87,12 +99,18 @@ export class ModelWorker implements PipelineRunner {
         },
         settled,
         ...(opts.onStep ? { onStep: opts.onStep } : {}),
+        ...(opts.onPreview ? { onPreview: opts.onPreview } : {}),
       })
       const cancel = () =>
         this.#send({ type: 'cancel', run, reason: String(opts.signal?.reason ?? 'canceled') })
       if (opts.signal?.aborted) cancel()
       else opts.signal?.addEventListener('abort', cancel, { once: true })
-      this.#send({ type: 'run', run, request })
+      this.#send({
+        type: 'run',
+        run,
+        request,
+        ...(opts.onPreview ? { previewIntervalMs: opts.previewIntervalMs ?? 0 } : {}),
+      })
     })
   }
 
@@ -119,6 +137,10 @@ export class ModelWorker implements PipelineRunner {
     if (!p) return
     if (m.type === 'step') {
       p.onStep?.(m.event)
+      return
+    }
+    if (m.type === 'preview') {
+      p.onPreview?.(m.preview)
       return
     }
     this.#pending.delete(m.run)

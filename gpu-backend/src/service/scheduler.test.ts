@@ -20,7 +20,7 @@ class ScriptedModel implements PipelineRunner {
       const finish = () =>
         resolve({
           encoded: request.images.map((_, i) => new Uint8Array([i])),
-          timings: { text: 0, stage_c: 0, stage_b: 0, stage_a: 0, encode: 0 },
+          timings: { text: 0, image: 0, stage_c: 0, stage_b: 0, stage_a: 0, encode: 0 },
         })
       opts.signal?.addEventListener('abort', () => reject(opts.signal?.reason))
       this.runs.push({ request, opts, finish })
@@ -163,5 +163,31 @@ describe('ModelScheduler', () => {
     onStep?.({ stage: 'c', step: 2, steps: 2 })
     onStep?.({ stage: 'encode', step: 1, steps: 2 })
     expect(metrics.steps.get({ model: 'wuerstchen-v2', stage: 'c' })).toBe(2)
+  })
+
+  it('batches image jobs of one strength, each with its own inputs; previews go to the jobs that asked', async () => {
+    const { s, model } = scheduler({ batchWindowMs: 60_000, maxBatch: 2 })
+    const image = { width: 16, height: 16, rgb8: new Uint8Array(16 * 16 * 3) }
+    const other = { width: 16, height: 16, rgb8: new Uint8Array(16 * 16 * 3).fill(9) }
+    const events: [number, string][] = []
+    const on = (seed: number) => (e: { event: string }) => events.push([seed, e.event])
+    s.submit(await job(1), on(1), { inputs: { inputs: { init: image }, strength: 0.5 }, previews: true })
+    s.submit(await job(2), on(2), { inputs: { inputs: { init: other }, strength: 0.5 }, previews: false })
+    s.submit(await job(3), on(3), { inputs: { inputs: { init: image }, strength: 0.8 } }) // another schedule
+    s.submit(await job(4), on(4)) // text-to-image: no strength, a run of its own
+    await tick(10)
+    expect(model.runs).toHaveLength(1)
+    const run = model.runs[0]
+    expect(run?.request.strength).toBe(0.5)
+    expect(run?.request.images.map((i) => i.seed)).toEqual([1, 2])
+    expect(run?.request.images.map((i) => i.inputs?.init)).toEqual([image, other])
+    expect(run?.opts.previewIntervalMs).toBeGreaterThan(0)
+    run?.opts.onPreview?.({
+      step: 1,
+      steps: 2,
+      contentType: 'image/jpeg',
+      images: [Uint8Array.of(1), Uint8Array.of(2)],
+    })
+    expect(events.filter(([, e]) => e === 'preview')).toEqual([[1, 'preview']])
   })
 })

@@ -3,17 +3,22 @@
 // batch-mates). Waiting jobs hear their queue position; a canceled job leaves the queue at once, and a running
 // batch stops between steps when every job in it was canceled. An idle model waits a short window for batch-mates
 // before it starts; a job still unfinished at its deadline fails with backend_timeout the same way a cancel does.
+// Jobs with input images batch with jobs of the same strength (one Stage C schedule); each keeps its own inputs.
+// Jobs that stream ask for previews, which the batch's run then makes for every job in it that asked.
 import {
   type BackendCapacity,
   type BackendJob,
+  type BackendPreview,
   type BackendProgress,
   CONTENT_TYPES,
   type ErrorCode,
   MODELS,
+  toBase64,
 } from '../../../shared/src/index.ts'
 import type { StepEvent, Timings } from '../pipeline/generate.ts'
+import type { JobInputs } from '../pipeline/job-inputs.ts'
 import type { ServiceMetrics } from './metrics.ts'
-import type { PipelineRunner } from './model-worker.ts'
+import type { PipelineRunner, PreviewMessage } from './model-worker.ts'
 
 export type TimingPhase = 'queue' | keyof Timings
 
@@ -31,6 +36,7 @@ export type JobOutcome = { ok: true; result: JobResult } | { ok: false; code: Er
 export type JobEvent =
   | { event: 'queued'; data: { position: number } }
   | { event: 'progress'; data: BackendProgress }
+  | { event: 'preview'; data: BackendPreview }
 
 export interface Ticket {
   /** Settles once; never rejects. */
@@ -47,11 +53,21 @@ export interface SchedulerOptions {
   batchWindowMs: number
   /** From arrival to result; past it the job fails with backend_timeout. */
   jobTimeoutMs: number
+  /** Least time between two previews of a job (the previewer runs only for the steps that are sent). */
+  previewIntervalMs?: number
   metrics: ServiceMetrics
+}
+
+export interface SubmitOptions {
+  /** The job's decoded input images, as the pipeline takes them (service/inputs.ts). */
+  inputs?: JobInputs
+  /** Send `preview` events (a streaming client). */
+  previews?: boolean
 }
 
 interface Entry {
   job: BackendJob
+  opts: SubmitOptions
   onEvent: (e: JobEvent) => void
   submittedAt: number
   position: number
@@ -65,10 +81,19 @@ interface Running {
 }
 
 /** Jobs that can share a pipeline run: everything but prompts, seed and output format agrees. */
-const batchKey = (j: BackendJob) =>
-  [j.width, j.height, j.prior_steps, j.prior_guidance, j.decoder_steps, j.decoder_guidance, j.tiling].join(
-    '|',
-  )
+const batchKey = (e: Entry) =>
+  [
+    e.job.width,
+    e.job.height,
+    e.job.prior_steps,
+    e.job.prior_guidance,
+    e.job.decoder_steps,
+    e.job.decoder_guidance,
+    e.job.tiling,
+    e.opts.inputs?.strength ?? '',
+  ].join('|')
+
+const DEFAULT_PREVIEW_INTERVAL_MS = 250
 
 const DEFAULT_RUN_SECONDS = 5
 
@@ -114,7 +139,7 @@ export class ModelScheduler {
   }
 
   /** Queues a job; undefined when the queue is full. */
-  submit(job: BackendJob, onEvent: (e: JobEvent) => void): Ticket | undefined {
+  submit(job: BackendJob, onEvent: (e: JobEvent) => void, opts: SubmitOptions = {}): Ticket | undefined {
     if (!this.#idle() && this.#waiting.length >= this.opts.depth) return undefined
     let resolve!: (o: JobOutcome) => void
     const outcome = new Promise<JobOutcome>((r) => {
@@ -127,6 +152,7 @@ export class ModelScheduler {
     )
     const entry: Entry = {
       job,
+      opts,
       onEvent,
       submittedAt: performance.now(),
       position: this.#waiting.length,
@@ -194,8 +220,8 @@ export class ModelScheduler {
   #pump(): void {
     const head = this.#waiting[0]
     if (this.#running || !head) return
-    const key = batchKey(head.job)
-    const batch = this.#waiting.filter((e) => batchKey(e.job) === key).slice(0, this.opts.maxBatch)
+    const key = batchKey(head)
+    const batch = this.#waiting.filter((e) => batchKey(e) === key).slice(0, this.opts.maxBatch)
     const windowLeft = head.submittedAt + this.opts.batchWindowMs - performance.now()
     if (batch.length < this.opts.maxBatch && windowLeft > 0) {
       this.#windowTimer ??= setTimeout(() => {
@@ -222,7 +248,10 @@ export class ModelScheduler {
     const labels = { model: this.model.id }
     m.batchSize.observe(labels, entries.length)
     const startedAt = performance.now()
-    const job = (entries[0] as Entry).job
+    const head = entries[0] as Entry
+    const job = head.job
+    const strength = head.opts.inputs?.strength
+    const previews = entries.some((e) => e.opts.previews)
     try {
       const res = await this.model.run(
         {
@@ -233,15 +262,26 @@ export class ModelScheduler {
             prompt: e.job.prompt,
             negativePrompt: e.job.negative_prompt,
             format: e.job.output_format,
+            ...(e.opts.inputs?.inputs ? { inputs: e.opts.inputs.inputs } : {}),
           })),
           priorSteps: job.prior_steps,
           priorGuidance: job.prior_guidance,
           decoderSteps: job.decoder_steps,
           decoderGuidance: job.decoder_guidance,
           ...(job.tiling ? { tiling: job.tiling } : {}),
+          ...(strength !== undefined ? { strength } : {}),
           groups: entries.map(() => 1),
         },
-        { signal: run.ctrl.signal, onStep: (s) => this.#progress(entries, s) },
+        {
+          signal: run.ctrl.signal,
+          onStep: (s) => this.#progress(entries, s),
+          ...(previews
+            ? {
+                previewIntervalMs: this.opts.previewIntervalMs ?? DEFAULT_PREVIEW_INTERVAL_MS,
+                onPreview: (p) => this.#preview(entries, p),
+              }
+            : {}),
+        },
       )
       for (const [phase, ms] of Object.entries(res.timings)) m.stageSeconds.observe({ phase }, ms / 1000)
       entries.forEach((e, i) => {
@@ -270,6 +310,18 @@ export class ModelScheduler {
       this.#gauge()
       this.#pump()
     }
+  }
+
+  /** A batch's previews -> each job that asked for them gets its own image's. */
+  #preview(entries: Entry[], p: PreviewMessage): void {
+    entries.forEach((e, i) => {
+      const bytes = p.images[i]
+      if (e.state !== 'running' || !e.opts.previews || !bytes) return
+      e.onEvent({
+        event: 'preview',
+        data: { stage: 'c', step: p.step, steps: p.steps, content_type: p.contentType, b64: toBase64(bytes) },
+      })
+    })
   }
 
   /** Pipeline steps -> each job's progress; the encode phase reports each job's own image. */

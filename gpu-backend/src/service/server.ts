@@ -61,6 +61,7 @@ export async function startService(cfg: ServiceConfig, opts: StartOptions = {}):
         maxBatch: cfg.maxBatch,
         batchWindowMs: cfg.batchWindowMs,
         jobTimeoutMs: cfg.jobTimeoutMs,
+        ...(cfg.previewIntervalMs !== undefined ? { previewIntervalMs: cfg.previewIntervalMs } : {}),
         metrics,
       })
       metrics.backendInfo.set({ model: model.id, provider: model.provider }, 1)

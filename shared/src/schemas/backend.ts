@@ -5,20 +5,28 @@
 //
 //   event: queued      data: {"position": 0}                        zero or more, while waiting in the queue
 //   event: progress    data: {"stage": "c", "step": 3, "steps": 20} stage: text | c | b | a | encode
+//   event: preview     data: {"stage": "c", "step": 3, "steps": 20, "content_type": "image/jpeg", "b64": "…"}
+//                      zero or more: Stage C's x0 through the previewer (throttled; models with a previewer)
 //   event: result      data: {"content_type": "image/png", "seed": 42, "model_version": "…", "b64": "<base64>"}
-//   event: error       data: {"status": 503, "code": "backend_unavailable", "detail": "…"}
+//   event: error       data: {"status": 503, "code": "backend_unavailable", "detail": "…", "errors": [...]}
 //
 // Exactly one `result` or `error` ends the stream; the backend closes the connection after it. Lines starting with
 // `:` are comments (keep-alives). A stream that ends without `result`/`error`, or a result whose bytes are not an
 // image of the requested format, is a failed attempt: nothing is cached.
 //
 // With `Accept: image/*` the backend answers the encoded image bytes instead, with headers `Content-Type`,
-// `X-Seed`, `X-Model-Version` and `Server-Timing` (queue, text, stage_c, stage_b, stage_a, encode).
+// `X-Seed`, `X-Model-Version` and `Server-Timing` (queue, text, image, stage_c, stage_b, stage_a, encode).
+//
+// A job with input images (its `image`, `mask`, `control.image` are sha256 hashes) is sent as
+// multipart/form-data (backend-body.ts): the job as JSON, then each input's bytes, the whole body signed. The
+// backend decodes every input before queueing; an input it cannot use is a 400 `invalid_request` whose
+// `errors` name the field (`image`, `mask`, `control.image`), which the edge passes on to the client.
 import { z } from 'zod'
 import { MODEL_IDS } from '../models.ts'
 import { OUTPUT_FORMATS, TILING_AXES } from './generation.ts'
+import { JobImageFields } from './inputs.ts'
 import { STAGES } from './jobs.ts'
-import { ERROR_CODES } from './problem.ts'
+import { ERROR_CODES, FieldError } from './problem.ts'
 
 export const JOB_SCHEMA_VERSION = 1
 export const KEY_PATTERN = /^[0-9a-f]{64}$/
@@ -41,6 +49,8 @@ export const Job = z
     output_format: z.enum(OUTPUT_FORMATS),
     /** Absent for an image that does not tile, so the keys of untiled requests stay what they were. */
     tiling: z.enum(TILING_AXES).optional(),
+    // Absent for text-to-image, so the keys of text jobs are what they were before image inputs existed.
+    ...JobImageFields,
   })
   .meta({ id: 'Job' })
 export type Job = z.infer<typeof Job>
@@ -55,6 +65,13 @@ export const BackendProgress = z.object({
   step: z.number().int().min(0),
   steps: z.number().int().min(1),
 })
+export const BackendPreview = z.object({
+  stage: z.literal('c'),
+  step: z.number().int().min(1),
+  steps: z.number().int().min(1),
+  content_type: z.string(),
+  b64: z.string().min(1),
+})
 export const BackendResult = z.object({
   content_type: z.string(),
   seed: z.number().int(),
@@ -65,20 +82,24 @@ export const BackendError = z.object({
   status: z.number().int(),
   code: z.enum(ERROR_CODES).or(z.string()),
   detail: z.string(),
+  errors: z.array(FieldError).optional(),
 })
 export type BackendProgress = z.infer<typeof BackendProgress>
+export type BackendPreview = z.infer<typeof BackendPreview>
 export type BackendResult = z.infer<typeof BackendResult>
 export type BackendError = z.infer<typeof BackendError>
 
 export type BackendEvent =
   | { event: 'queued'; data: z.infer<typeof BackendQueued> }
   | { event: 'progress'; data: BackendProgress }
+  | { event: 'preview'; data: BackendPreview }
   | { event: 'result'; data: BackendResult }
   | { event: 'error'; data: BackendError }
 
 export const BACKEND_EVENT_SCHEMAS = {
   queued: BackendQueued,
   progress: BackendProgress,
+  preview: BackendPreview,
   result: BackendResult,
   error: BackendError,
 } as const

@@ -1,6 +1,7 @@
 // POST /v1/images/generations (and POST /v1/jobs): request and response. OpenAI Images compatible.
 import { z } from 'zod'
 import { MODEL_IDS } from '../models.ts'
+import { ControlRequest, ImageData, Placement } from './inputs.ts'
 
 export const OUTPUT_FORMATS = ['png', 'webp', 'jpeg'] as const
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number]
@@ -16,10 +17,29 @@ export const SIZE_PATTERN = /^(\d{3,4})x(\d{3,4})$/
 export const TILING_AXES = ['xy', 'x', 'y'] as const
 export type TilingAxes = (typeof TILING_AXES)[number]
 
-/** Strict: an unknown field is a 400, so a typo never silently changes what is generated or cached. */
+export const PROMPT_REQUIRED = 'prompt is required (it may be left out only with an image)'
+
+/**
+ * A request body (anything) that needs a prompt and has none. zod skips the object's check once a field has failed
+ * its type (an int check aborts), so the edge also applies it to a body that failed (edge/src/errors.ts).
+ */
+export function promptMissing(body: unknown): boolean {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) return false
+  const b = body as Record<string, unknown>
+  return b.prompt === undefined && b.image === undefined
+}
+
+/**
+ * Strict: an unknown field is a 400, so a typo never silently changes what is generated or cached. The image
+ * fields select a mode: `image` alone is a variation, with `strength` img2img, with `mask` inpainting, with
+ * `placement` outpainting; `control` adds a ControlNet to any of them.
+ */
 export const GenerationRequest = z
   .strictObject({
-    prompt: z.string().min(1).max(2000).meta({ example: 'an astronaut riding a horse, watercolor' }),
+    prompt: z.string().min(1).max(2000).optional().meta({
+      example: 'an astronaut riding a horse, watercolor',
+      description: 'Required unless `image` is given',
+    }),
     negative_prompt: z.string().max(2000).default(''),
     model: z
       .enum(MODEL_IDS)
@@ -70,7 +90,32 @@ export const GenerationRequest = z
       }),
     output_format: z.enum(OUTPUT_FORMATS).default('png'),
     response_format: z.enum(['url', 'b64_json']).default('url'),
+    image: ImageData.optional().meta({
+      description:
+        'Input image (base64 or data: URL, PNG / JPEG / WebP): alone a variation (CLIP vision), with `strength` img2img, with `mask` inpainting, with `placement` outpainting',
+    }),
+    strength: z.number().gt(0).max(1).optional().meta({
+      description:
+        'img2img (and inpainting): how far the image is noised, 0 < s ≤ 1; int(prior_steps · s) Stage C steps run',
+    }),
+    mask: ImageData.optional().meta({
+      description:
+        'Inpainting mask, the size of `image`: transparent pixels are repainted (OpenAI); without alpha, white ones are',
+    }),
+    placement: Placement.optional(),
+    composite: z.boolean().optional().meta({
+      description:
+        "Inpainting / outpainting: paste the input's unmasked pixels back into the result (default true)",
+    }),
+    control: ControlRequest.optional(),
   })
+  .check(
+    z.refine((r) => !promptMissing(r), {
+      path: ['prompt'],
+      message: PROMPT_REQUIRED,
+      when: () => true,
+    }),
+  )
   .meta({ id: 'GenerationRequest' })
 export type GenerationRequest = z.infer<typeof GenerationRequest>
 export type GenerationRequestInput = z.input<typeof GenerationRequest>

@@ -44,14 +44,26 @@ export const ProgressEvent = z
     image: z.number().int().min(0).optional().meta({ description: 'index of the image (n > 1)' }),
   })
   .meta({ id: 'ProgressEvent' })
+export const PreviewEvent = z
+  .object({
+    stage: z.literal('c'),
+    step: z.number().int().min(1),
+    steps: z.number().int().min(1),
+    image: z.number().int().min(0).optional().meta({ description: 'index of the image (n > 1)' }),
+    content_type: z.string().meta({ example: 'image/jpeg' }),
+    b64: z.string().meta({ description: "The previewer's picture of Stage C's current x0, base64" }),
+  })
+  .meta({ id: 'PreviewEvent' })
 export const SucceededEvent = z.object({ data: z.array(ImageDatum) }).meta({ id: 'SucceededEvent' })
 export const CanceledEvent = z.object({}).meta({ id: 'CanceledEvent' })
 export type QueuedEvent = z.infer<typeof QueuedEvent>
 export type ProgressEvent = z.infer<typeof ProgressEvent>
+export type PreviewEvent = z.infer<typeof PreviewEvent>
 
 export type JobEvent =
   | { event: 'queued'; data: QueuedEvent }
   | { event: 'progress'; data: ProgressEvent }
+  | { event: 'preview'; data: PreviewEvent }
   | { event: 'succeeded'; data: z.infer<typeof SucceededEvent> }
   | { event: 'failed'; data: Problem }
   | { event: 'canceled'; data: Record<string, never> }

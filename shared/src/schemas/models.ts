@@ -1,6 +1,7 @@
 // GET /v1/models
 import { z } from 'zod'
 import { MODEL_IDS } from '../models.ts'
+import { MODES } from './inputs.ts'
 
 export const ModelLora = z
   .object({
@@ -40,6 +41,13 @@ export const ModelEntry = z
       max_prior_steps: z.number(),
       max_decoder_steps: z.number(),
     }),
+    modes: z.array(z.enum(MODES)).meta({
+      description:
+        'What the model does: text (text-to-image), variation, img2img, inpainting, outpainting, canny (ControlNet)',
+    }),
+    previews: z
+      .boolean()
+      .meta({ description: 'Jobs of this model stream `preview` events (Stage C previewer)' }),
     license: z.object({ id: z.string(), commercial_use: z.boolean(), text: z.string() }),
     tiling: z.boolean().meta({
       description:

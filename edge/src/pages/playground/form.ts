@@ -16,6 +16,7 @@ function el(tag, attrs, ...children) {
 const form = $('form')
 const NUMERIC = ['n', 'seed', 'prior_steps', 'prior_guidance', 'decoder_steps', 'decoder_guidance']
 const TUNABLE = ['prior_steps', 'prior_guidance', 'decoder_steps', 'decoder_guidance']
+const FIELDS = ['prompt', 'negative_prompt', 'model', 'size', 'output_format', 'tiling', ...NUMERIC]
 const SIZES = [
   [512, 512], [768, 768], [1024, 1024], [1280, 1280], [1536, 1536],
   [1024, 768], [768, 1024], [1152, 896], [896, 1152], [1536, 1024], [1024, 1536], [1536, 640], [640, 1536],
@@ -42,6 +43,7 @@ function applyModel() {
   setOptions($('size'), sizes, $('size').value || m.defaults.size)
   const counts = Array.from({ length: m.limits.max_n }, (_, i) => String(i + 1))
   setOptions($('n'), counts, $('n').value || '1')
+  applyModes(m)
   $('license').textContent = m.license.text + (m.license.commercial_use ? '' : ' (non-commercial use only)')
   // Only a model whose backends have tile graphs takes tiling.
   $('tiling').disabled = !m.tiling
@@ -75,14 +77,17 @@ async function loadModels() {
   applyModel()
 }
 
-/** The form as a POST /v1/jobs body: empty fields are left out, so the model's defaults apply. */
+/**
+ * The form as a POST /v1/jobs body: empty fields are left out, so the model's defaults apply; the image fields
+ * of the chosen mode (inputs part) are added. Throws a message when an input is missing.
+ */
 function requestBody() {
   const body = {}
   for (const [k, v] of new FormData(form)) {
-    if (v === '') continue
+    if (v === '' || !FIELDS.includes(k)) continue
     body[k] = NUMERIC.includes(k) ? Number(v) : k === 'tiling' ? true : v
   }
-  return body
+  return { ...body, ...imageFields(body.size ?? $('size').value) }
 }
 
 /** Fills the form from a past result, to tweak or reproduce it. */

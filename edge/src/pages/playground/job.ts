@@ -1,6 +1,7 @@
 // Playground script, part 4: Generate starts a job (POST /v1/jobs) and follows its Server-Sent Events (queued,
-// progress, succeeded | failed | canceled); Cancel asks POST /v1/jobs/{id}/cancel and the job's own `canceled`
-// event (or the cancel answer) ends the run. #status carries the run's state in data-state.
+// progress, preview, succeeded | failed | canceled); Cancel asks POST /v1/jobs/{id}/cancel and the job's own
+// `canceled` event (or the cancel answer) ends the run. #status carries the run's state in data-state; #live
+// shows the latest preview of Stage C while the job runs.
 export const JOB_JS = String.raw`
 let current = null // { id, events, body, model, started }
 
@@ -28,12 +29,27 @@ function finish(state, text) {
   setBusy(false)
   setStatus(text, state)
   endProgress(state)
+  $('live').hidden = true
+}
+
+/** A 'preview' event: { stage, step, steps, content_type, b64, image? }; the first image's are shown. */
+function onPreview(p) {
+  if ((p.image ?? 0) !== 0) return
+  $('preview').src = 'data:' + p.content_type + ';base64,' + p.b64
+  $('preview').dataset.step = String(p.step)
+  $('preview-step').textContent = 'Stage C, step ' + p.step + ' of ' + p.steps
+  $('live').hidden = false
 }
 
 async function generate(event) {
   event.preventDefault()
   if (current) return
-  const body = requestBody()
+  let body
+  try {
+    body = requestBody()
+  } catch (e) {
+    return setStatus(e.message, 'failed')
+  }
   const model = currentModel()
   if (!model) return setStatus('No model to generate with.', 'failed')
   setBusy(true)
@@ -72,6 +88,7 @@ function follow(url) {
     if (current !== job) return
     setStatus('Running: ' + onProgress(data(m)), 'running')
   })
+  events.addEventListener('preview', (m) => current === job && onPreview(data(m)))
   events.addEventListener('succeeded', (m) => {
     if (current !== job) return
     const seconds = (performance.now() - job.started) / 1000

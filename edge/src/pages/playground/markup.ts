@@ -14,6 +14,27 @@ export const MARKUP = `<header>
     <label>Negative prompt
       <textarea id="negative_prompt" name="negative_prompt" maxlength="2000" rows="2"
         placeholder="optional: what to steer away from"></textarea></label>
+    <fieldset id="image-inputs" hidden><legend>Image input</legend>
+      <label>Mode <select id="mode"></select></label>
+      <div id="image-area" class="drop" hidden>
+        <p id="drop-hint">Drop an image here, or <label class="file">choose one
+          <input id="image-file" type="file" accept="image/png,image/jpeg,image/webp"></label></p>
+        <div id="canvas-wrap" hidden><img id="source-img" alt="the input image"><canvas id="mask-canvas"
+          aria-label="paint what to repaint"></canvas></div>
+      </div>
+      <label id="strength-row" hidden>Strength (how far the image is noised)
+        <span class="with-value"><input id="strength" type="range" min="0.05" max="1" step="0.05" value="0.6">
+          <output id="strength-value">0.6</output></span></label>
+      <div id="brush-row" class="with-button" hidden>
+        <label>Brush <input id="brush" type="range" min="4" max="160" value="40"></label>
+        <button id="clear-mask" type="button">Clear mask</button></div>
+      <label id="outpaint-row" hidden>The image's share of the canvas
+        <input id="outpaint-scale" type="range" min="0.3" max="0.9" step="0.05" value="0.6"></label>
+      <div id="canny-row" class="grid" hidden>
+        <label class="check"><input id="preprocessed" type="checkbox"> the image is an edge map</label>
+        <label>Control strength <input id="control-strength" type="number" min="0" max="2" step="0.1"
+          value="1"></label></div>
+    </fieldset>
     <div class="grid">
       <label>Model <select id="model" name="model"></select></label>
       <label>Size <select id="size" name="size"></select></label>
@@ -50,6 +71,8 @@ export const MARKUP = `<header>
   <section id="run" aria-live="polite">
     <p id="status" data-state="idle">Write a prompt and press Generate.</p>
     <div id="stages"></div>
+    <figure id="live" hidden><img id="preview" alt="live preview of Stage C"><figcaption id="preview-step">
+      </figcaption></figure>
     <div id="result"></div>
   </section>
 </main>

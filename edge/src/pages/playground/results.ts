@@ -31,7 +31,9 @@ function resultsOf(body, model, data, seconds) {
     seed: img.seed,
     model: model.id,
     demo: model.demo,
-    prompt: body.prompt,
+    prompt: body.prompt ?? '(variation of an image)',
+    mode: body.control ? 'canny' : body.placement ? 'outpainting' : body.mask ? 'inpainting'
+      : body.strength ? 'img2img' : body.image ? 'variation' : 'text',
     negative_prompt: body.negative_prompt ?? '',
     size: body.size ?? d.size,
     prior_steps: body.prior_steps ?? d.prior_steps,
@@ -48,6 +50,7 @@ function resultsOf(body, model, data, seconds) {
 function figure(r) {
   const params = [
     ['model', r.model + (r.demo ? ' (demo, random weights)' : '')],
+    ['mode', r.mode ?? 'text'],
     ['negative', r.negative_prompt || '(none)'],
     ['size', r.size.replace('x', ' × ')],
     ['seed', r.seed],

@@ -7,6 +7,7 @@ export const STYLES = `
     --accent: #6b9cf0; --ok: #46b97a; --bad: #ef6b5b; --warn-bg: #3a2f12; --warn-fg: #f3d38a; }
 }
 * { box-sizing: border-box; }
+[hidden] { display: none !important; }
 body { font: 15px/1.45 system-ui, sans-serif; color: var(--fg); background: var(--bg); margin: 0 auto;
   max-width: 1200px; padding: 1rem 1.25rem 3rem; }
 h1 { margin: 0; font-size: 1.6rem; }
@@ -57,6 +58,19 @@ dl { display: grid; grid-template-columns: max-content 1fr; gap: .15rem .8rem; m
 dt { color: var(--muted); }
 dd { margin: 0; overflow-wrap: anywhere; }
 .fig-actions { display: flex; gap: .8rem; align-items: center; }
+#image-inputs .drop { border: 2px dashed var(--line); border-radius: 8px; padding: .6rem; text-align: center;
+  font-size: .85rem; color: var(--muted); }
+#image-inputs .drop.over { border-color: var(--accent); }
+#image-inputs .file { display: inline; color: var(--accent); cursor: pointer; }
+#image-inputs .file input { display: none; }
+#canvas-wrap { position: relative; margin-top: .5rem; }
+#canvas-wrap img, #mask-canvas { display: block; width: 100%; height: auto; border-radius: 6px; }
+#mask-canvas { position: absolute; inset: 0; height: 100%; opacity: .5; cursor: crosshair; touch-action: none; }
+.with-value { display: flex; gap: .5rem; align-items: center; }
+.with-value input { flex: 1; }
+label.check { flex-direction: row; align-items: center; gap: .4rem; }
+#live { max-width: 320px; margin-bottom: 1rem; }
+#live img { image-rendering: pixelated; }
 #history { margin-top: 2rem; }
 .history-head { display: flex; justify-content: space-between; align-items: center; margin-bottom: .6rem; }
 #recent { display: grid; grid-template-columns: repeat(auto-fill, minmax(110px, 1fr)); gap: .5rem; }

@@ -4,6 +4,7 @@
 import { createMiddleware } from 'hono/factory'
 import {
   ApiError,
+  checkSignatureHeaders,
   SIGNATURE_HEADER,
   TIMESTAMP_HEADER,
   verifySignature,
@@ -11,8 +12,8 @@ import {
 
 export interface SignatureOptions {
   secret: string
-  /** Largest body accepted (a job is well under 10 KiB). */
-  maxBytes: number
+  /** Largest body accepted for the request's Content-Type (a JSON job is well under 10 KiB; inputs add more). */
+  maxBytes: (contentType: string) => number
   now?: () => number
 }
 
@@ -27,14 +28,15 @@ const REASONS = {
 
 export function signature(opts: SignatureOptions) {
   return createMiddleware<SignatureEnv>(async function verifySignedBody(c, next) {
-    if (Number(c.req.header('Content-Length') ?? 0) > opts.maxBytes) throw tooLarge(opts.maxBytes)
-    const body = await readBody(c.req.raw, opts.maxBytes)
-    const v = await verifySignature(
-      opts.secret,
-      { timestamp: c.req.header(TIMESTAMP_HEADER), signature: c.req.header(SIGNATURE_HEADER) },
-      body,
-      opts.now?.() ?? Date.now(),
-    )
+    const maxBytes = opts.maxBytes(c.req.header('Content-Type') ?? '')
+    const headers = { timestamp: c.req.header(TIMESTAMP_HEADER), signature: c.req.header(SIGNATURE_HEADER) }
+    const now = opts.now?.() ?? Date.now()
+    // Before the body is read: an unsigned or stale request is refused without buffering anything.
+    const pre = checkSignatureHeaders(headers, now)
+    if (!pre.ok) throw new ApiError('unauthorized', REASONS[pre.reason])
+    if (Number(c.req.header('Content-Length') ?? 0) > maxBytes) throw tooLarge(maxBytes)
+    const body = await readBody(c.req.raw, maxBytes)
+    const v = await verifySignature(opts.secret, headers, body, now)
     if (!v.ok) throw new ApiError('unauthorized', REASONS[v.reason])
     c.set('body', body)
     await next()
