@@ -20,6 +20,26 @@ const attention = new Option(
 )
   .choices(['matmul', 'mha'])
   .default('matmul')
+const DTYPES = ['fp32', 'fp16', 'int8'] as const
+const dtypeOption = () =>
+  new Option(
+    '--dtype <dtype>',
+    'graph precision (int8: int8 weights for the linear and 1×1 layers, activations quantized per call)',
+  )
+    .choices(DTYPES)
+    .default('fp32')
+const keepFp32Option = () =>
+  new Option(
+    '--keep-fp32 <pattern>',
+    'int8: keep the layers matching this glob in fp32, besides the default list (e.g. "*.attention.attn.out_proj", "stage_b/clf.1"; repeatable)',
+  ).argParser((v: string, previous: string[] = []) => [...previous, v])
+
+/** --keep-fp32 only means something for int8 graphs. */
+function checkKeepFp32(o: { dtype: string; keepFp32?: string[] }): void {
+  if (o.keepFp32?.length && o.dtype !== 'int8')
+    throw new InvalidArgumentError('--keep-fp32 belongs to --dtype int8')
+}
+
 const loraHelp =
   'merge a LoRA into Stage C and its text encoder (official, kohya or PEFT format; repeatable; strength 1 by default)'
 
@@ -92,7 +112,8 @@ program
     ]),
   )
   .option('--variant <name>', 'released variant to pick in --from (stable-cascade: big | lite)')
-  .addOption(new Option('--dtype <dtype>', 'graph precision').choices(['fp32', 'fp16']).default('fp32'))
+  .addOption(dtypeOption())
+  .addOption(keepFp32Option())
   .addOption(attention)
   .option(
     '--extra-inputs',
@@ -111,6 +132,7 @@ program
   .requiredOption('--out <dir>', 'output directory')
   .action(async (o) => {
     const f = o.family as Family
+    checkKeepFp32(o)
     if (o.from) {
       const m = await convertModel({
         family: f,
@@ -118,6 +140,7 @@ program
         outDir: o.out,
         variant: o.variant,
         dtype: o.dtype,
+        keepFp32: o.keepFp32,
         attention: o.attention,
         loras: o.lora,
         progress: progressBar(),
@@ -140,6 +163,7 @@ program
       weights: o.weights,
       config: o.config,
       dtype: o.dtype,
+      keepFp32: o.keepFp32,
       attention: o.attention,
       extraInputs: o.extraInputs,
       ...(o.controlnetBlocks ? { controlnetBlocks: o.controlnetBlocks } : {}),
@@ -161,9 +185,9 @@ program
   .addOption(
     new Option(
       '--dtype <dtype>',
-      'graph precision; fp16 downloads the half-precision checkpoints where there are some',
+      'graph precision; fp16 and int8 download the half-precision checkpoints where there are some',
     )
-      .choices(['fp32', 'fp16'])
+      .choices(DTYPES)
       .default('fp16'),
   )
   .addOption(attention)
@@ -203,11 +227,16 @@ program
   )
   .addOption(family)
   .option('--seed <n>', 'random seed', int, 0)
+  .addOption(dtypeOption())
+  .addOption(keepFp32Option())
   .requiredOption('--out <dir>', 'output model directory')
   .action(async (o) => {
+    checkKeepFp32(o)
     const m = await makeTiny({
       family: o.family as Family,
       seed: o.seed,
+      dtype: o.dtype,
+      keepFp32: o.keepFp32,
       outDir: o.out,
       progress: progressBar(),
     })

@@ -16,6 +16,7 @@ import { type MergedLora, mergeLoras } from './lora/merge.ts'
 import { FAMILY_SETTINGS, type Family, Manifest } from './manifest.ts'
 import { type Kwargs, readConfigFile } from './models/config.ts'
 import type { AttentionKernel, Graph, GraphDtype } from './onnx/graph.ts'
+import { defaultKeepFp32 } from './onnx/int8-layers.ts'
 import { locateStageFiles, type StageFiles, TOKENIZER_DIR } from './source-files.ts'
 import { type BuiltGraph, familyStages, loadCheckpoint, type StageId, stageSpec } from './stages.ts'
 import type { StateDict } from './weights/state-dict.ts'
@@ -33,6 +34,8 @@ export interface ConvertStageOptions {
   weights: string[]
   config?: string | Kwargs
   dtype?: GraphDtype
+  /** int8: layers kept in fp32 besides the default list (glob patterns, onnx/int8-layers.ts). */
+  keepFp32?: string[]
   attention?: AttentionKernel
   extraInputs?: boolean
   /** Stage C: ResBlock calls that take a ControlNet input (`cnet_<k>`). */
@@ -86,6 +89,7 @@ function buildStage(sd: StateDict, o: Omit<ConvertStageOptions, 'weights'>): Wri
   const kwargs = typeof o.config === 'string' ? readConfigFile(o.config) : o.config
   const built = stageSpec(o.family, o.stage).build(sd, kwargs, {
     dtype: o.dtype ?? 'fp32',
+    ...(o.dtype === 'int8' ? { keepFp32: keepFp32Patterns(o.keepFp32) } : {}),
     attention: o.attention ?? 'matmul',
     extraInputs: o.extraInputs ?? false,
     ...(o.controlnetBlocks ? { controlnetBlocks: o.controlnetBlocks } : {}),
@@ -93,6 +97,11 @@ function buildStage(sd: StateDict, o: Omit<ConvertStageOptions, 'weights'>): Wri
   if (o.name && built.length !== 1) throw new Error(`stage ${o.stage} writes ${built.length} graphs, not one`)
   mkdirSync(o.outDir, { recursive: true })
   return built.map((b) => writeGraph(o.name ? renamed(b, o.name) : b, o.outDir, o.progress, o.shareDataWith))
+}
+
+/** The default keep-fp32 list and the command's own patterns. */
+export function keepFp32Patterns(extra: readonly string[] = []): string[] {
+  return [...new Set([...defaultKeepFp32(), ...extra])]
 }
 
 function renamed(b: BuiltGraph, stem: string): BuiltGraph {
@@ -151,6 +160,8 @@ export interface ConvertModelOptions {
   outDir: string
   variant?: string
   dtype?: GraphDtype
+  /** int8: layers kept in fp32 besides the default list. */
+  keepFp32?: string[]
   attention?: AttentionKernel
   progress?: Progress
   /** The checkpoints are random (make-tiny): the manifest says so, and the edge warns that images are noise. */
@@ -191,6 +202,7 @@ export async function convertModel(o: ConvertModelOptions): Promise<Manifest> {
       stage,
       ...(found.config ? { config: found.config } : {}),
       dtype,
+      ...(o.keepFp32 ? { keepFp32: o.keepFp32 } : {}),
       ...(o.attention ? { attention: o.attention } : {}),
       outDir: o.outDir,
       ...(o.progress ? { progress: o.progress } : {}),
@@ -217,6 +229,7 @@ export async function convertModel(o: ConvertModelOptions): Promise<Manifest> {
       .update([...new Set(sources)].sort().join('\n'))
       .digest('hex'),
     dtype,
+    ...(dtype === 'int8' ? { keep_fp32: keepFp32Patterns(o.keepFp32) } : {}),
     created_by: o.randomWeights ? 'cascade make-tiny' : 'cascade convert',
     ...(o.randomWeights ? { random_weights: true } : {}),
     ...(loras.length

@@ -2,6 +2,8 @@
 import { closeSync, openSync, writeSync } from 'node:fs'
 import { basename } from 'node:path'
 import { toFloat16Bits } from '../weights/dtype.ts'
+import { quantizeColumns } from '../weights/int8.ts'
+import { defaultKeepFp32, Int8Layers } from './int8-layers.ts'
 import {
   AttrType,
   ELEM,
@@ -17,10 +19,13 @@ export const OPSET = 21
 export const MS_OPSET = 1
 const IR_VERSION = 10
 
-export type GraphDtype = 'fp32' | 'fp16'
+/** fp16: float16 tensors; int8: float32 tensors, int8 weights for the linear and 1×1 layers (int8-ops.ts). */
+export type GraphDtype = 'fp32' | 'fp16' | 'int8'
 
 export interface GraphOptions {
   dtype?: GraphDtype
+  /** int8 graphs: glob patterns of the layers that stay fp32 (int8-layers.ts; default DEFAULT_KEEP_FP32). */
+  keepFp32?: readonly string[]
   fused?: boolean
   /** Attention kernel: plain MatMul/Softmax (default; fastest on ORT's CPU provider) or com.microsoft MHA. */
   attention?: AttentionKernel
@@ -43,6 +48,12 @@ export interface Value {
 }
 
 export type AttrValue = number | string | number[] | { f: number } | { fs: number[] }
+
+/** An int8 (K, N) weight and its per-column scales. */
+export interface Int8Weight {
+  q: Value
+  scale: Value
+}
 
 interface Initializer {
   name: string
@@ -84,14 +95,17 @@ export class Graph {
   private readonly inits: Initializer[] = []
   private readonly used = new Set<string>()
   private readonly constCache = new Map<string, Value>()
-  private readonly memoCache = new Map<string, Value>()
+  private readonly memoCache = new Map<string, unknown>()
   private readonly weights = new Map<string, { value: Value; dims: number[] }>()
+  private readonly int8Weights = new Map<string, { value: Int8Weight; dims: number[] }>()
 
   readonly dtype: GraphDtype
   /** Use fused kernels and host-side folding; false builds the plain graph (the benchmark's baseline). */
   readonly fused: boolean
   readonly attention: AttentionKernel
   readonly timeFreqs: Float32Array | undefined
+  /** int8 graphs: which layers are int8 and which stayed fp32. */
+  readonly int8Layers: Int8Layers | undefined
 
   constructor(
     readonly name: string,
@@ -102,6 +116,13 @@ export class Graph {
     this.attention = opts.attention ?? 'matmul'
     this.timeFreqs = opts.timeFreqs
     this.floatType = this.dtype === 'fp16' ? 'float16' : 'float32'
+    this.int8Layers =
+      this.dtype === 'int8' ? new Int8Layers(name, opts.keepFp32 ?? defaultKeepFp32()) : undefined
+  }
+
+  /** Whether the linear or 1×1 layer `name` gets int8 weights (int8 graphs, unless a keep-fp32 pattern names it). */
+  quantizes(name: string): boolean {
+    return this.int8Layers?.quantizes(name) ?? false
   }
 
   /** A fresh tensor name, derived from `base`. */
@@ -184,6 +205,35 @@ export class Graph {
     return value
   }
 
+  /**
+   * A (K, N) MatMul weight as int8 with one float32 scale per column (weights/int8.ts), produced lazily from its
+   * float32 values (read once for both tensors); cached by name like weight().
+   */
+  int8Weight(name: string, dims: [number, number], data: () => Float32Array): Int8Weight {
+    const hit = this.int8Weights.get(name)
+    if (hit) {
+      if (`${hit.dims}` !== `${dims}`)
+        throw new Error(`weight ${name} used as [${hit.dims}] and as [${dims}]`)
+      return hit.value
+    }
+    const [k, n] = dims
+    let pending: ReturnType<typeof quantizeColumns> | undefined
+    let reads = 0
+    // Both initializers are written one after the other: quantize on the first read, drop it after the second.
+    const part = <K extends 'q' | 'scale'>(key: K) => {
+      pending ??= quantizeColumns(data(), k, n)
+      const out = pending[key]
+      if (++reads % 2 === 0) pending = undefined
+      return bytesOf(out)
+    }
+    const value = {
+      q: this.initializer(`${name}.weight_int8`, dims, 'int8', () => part('q')),
+      scale: this.initializer(`${name}.weight_scale`, [n], 'float32', () => part('scale')),
+    }
+    this.int8Weights.set(name, { value, dims })
+    return value
+  }
+
   private floatInitializer(name: string, dims: number[], data: () => Float32Array, type: ElemType): Value {
     return this.initializer(name, dims, type, () => {
       const f = data()
@@ -211,9 +261,8 @@ export class Graph {
   }
 
   /** Builds a value once per key (e.g. SiLU of the condition tokens, shared by every AttnBlock). */
-  memo(key: string, build: () => Value): Value {
-    const hit = this.memoCache.get(key)
-    if (hit) return hit
+  memo<T = Value>(key: string, build: () => T): T {
+    if (this.memoCache.has(key)) return this.memoCache.get(key) as T
     const v = build()
     this.memoCache.set(key, v)
     return v

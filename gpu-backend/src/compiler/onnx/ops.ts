@@ -2,6 +2,7 @@
 // the output value; weight-carrying helpers take a LazyTensor and name the initializer after its key.
 import type { LazyTensor } from '../weights/state-dict.ts'
 import type { Graph, Value } from './graph.ts'
+import { int8MatMul } from './int8-ops.ts'
 
 export const add = (g: Graph, a: Value, b: Value) => g.op1('Add', [a, b])
 export const sub = (g: Graph, a: Value, b: Value) => g.op1('Sub', [a, b])
@@ -80,7 +81,7 @@ export function transpose2d(w: Float32Array, rows: number, cols: number): Float3
   return out
 }
 
-/** nn.Linear on the last axis: weight (out, in) stored transposed for MatMul. */
+/** nn.Linear on the last axis: weight (out, in) stored transposed for MatMul; int8 in int8 graphs (int8-ops.ts). */
 export function linear(
   g: Graph,
   x: Value,
@@ -89,15 +90,12 @@ export function linear(
   name: string,
 ): Value {
   const [out, inp] = weight.shape as [number, number]
-  const w = g.weight(`${name}.weight`, [inp, out], () => transpose2d(weight.read(), out, inp))
-  const y = matmul(g, x, w)
-  return bias
-    ? add(
-        g,
-        y,
-        g.weight(`${name}.bias`, [out], () => bias.read()),
-      )
-    : y
+  const data = () => transpose2d(weight.read(), out, inp)
+  const b = () => bias && g.weight(`${name}.bias`, [out], () => bias.read())
+  if (g.quantizes(name)) return int8MatMul(g, x, name, [inp, out], data, b())
+  const y = matmul(g, x, g.weight(`${name}.weight`, [inp, out], data))
+  const bv = b()
+  return bv ? add(g, y, bv) : y
 }
 
 export interface ConvOptions {
@@ -106,7 +104,7 @@ export interface ConvOptions {
   group?: number
 }
 
-/** nn.Conv2d (NCHW), zero padding. */
+/** nn.Conv2d (NCHW), zero padding. A 1×1 conv of an int8 graph is an int8 linear layer on channels-last data. */
 export function conv2d(
   g: Graph,
   x: Value,
@@ -115,7 +113,12 @@ export function conv2d(
   name: string,
   o: ConvOptions = {},
 ): Value {
-  const [, , kh, kw] = weight.shape as [number, number, number, number]
+  const [cOut, cIn, kh, kw] = weight.shape as [number, number, number, number]
+  const pointwise = kh === 1 && kw === 1 && (o.stride ?? 1) === 1 && (o.group ?? 1) === 1 && !o.pad
+  if (pointwise && g.quantizes(name)) {
+    const matrix = { ...weight, shape: [cOut, cIn] }
+    return toNCHW(g, linear(g, toNHWC(g, x), matrix, bias, name))
+  }
   const w = g.weight(`${name}.weight`, weight.shape, () => weight.read())
   const inputs: Value[] = [x, w]
   if (bias) inputs.push(g.weight(`${name}.bias`, bias.shape, () => bias.read()))
