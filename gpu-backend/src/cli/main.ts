@@ -8,6 +8,7 @@ import { STAGE_IDS, type StageId } from '../compiler/stages.ts'
 import { PULL_MODELS, type PullModel } from '../pull/plan.ts'
 import { pull } from '../pull/pull.ts'
 import { PROVIDER_CHOICES } from '../runtime/providers.ts'
+import { COMPARE_PROMPTS, compareCommand, readPrompts } from './compare.ts'
 import { generateCommand } from './generate.ts'
 import { downloadBar, progressBar } from './progress.ts'
 import { providersCommand } from './providers.ts'
@@ -270,6 +271,50 @@ program
   .action(async (o) => {
     if (o.n < 1) throw new InvalidArgumentError('-n must be at least 1')
     await generateCommand({ ...o, provider: o.cpu ? 'cpu' : o.provider })
+  })
+
+program
+  .command('compare')
+  .description(
+    'the same prompts and seeds through two model directories (e.g. fp32 and int8): single-forward error per graph on identical inputs, PSNR and SSIM of the images, Stage C latent error, wall times',
+  )
+  .requiredOption(
+    '--model-dir <dir>',
+    'a model directory; give it twice, the reference first',
+    (v: string, previous: string[] = []) => [...previous, v],
+  )
+  .option('--prompts <file>', 'prompts, one per line (default: eight built-in prompts)')
+  .option('--seeds <list>', 'seeds, comma-separated; every prompt runs with each', intList, [1, 2])
+  .option('--size <WxH>', 'image size', size, { width: 1024, height: 1024 })
+  .option('--negative-prompt <text>', 'negative prompt of every image', '')
+  .option('--prior-steps <n>', "Stage C steps (the first model's default)", int)
+  .option('--prior-guidance <x>', "Stage C guidance (the first model's default)", float)
+  .option('--decoder-steps <n>', "Stage B steps (the first model's default)", int)
+  .option('--decoder-guidance <x>', "Stage B guidance (the first model's default)", float)
+  .option('--threads <n>', "onnxruntime's intra-op threads (0: its default)", int, 0)
+  .option('--save <dir>', 'write both images of every pair there')
+  .option('--json', 'print the report as JSON')
+  .action(async (o) => {
+    if (o.modelDir.length !== 2) throw new InvalidArgumentError('give --model-dir exactly twice')
+    for (const k of ['priorSteps', 'decoderSteps'] as const)
+      if (o[k] === 0)
+        throw new InvalidArgumentError(
+          `--${k === 'priorSteps' ? 'prior' : 'decoder'}-steps must be at least 1`,
+        )
+    await compareCommand({
+      modelDirs: [o.modelDir[0], o.modelDir[1]],
+      prompts: o.prompts ? readPrompts(o.prompts) : COMPARE_PROMPTS,
+      seeds: o.seeds,
+      ...o.size,
+      negativePrompt: o.negativePrompt,
+      ...(o.priorSteps !== undefined ? { priorSteps: o.priorSteps } : {}),
+      ...(o.priorGuidance !== undefined ? { priorGuidance: o.priorGuidance } : {}),
+      ...(o.decoderSteps !== undefined ? { decoderSteps: o.decoderSteps } : {}),
+      ...(o.decoderGuidance !== undefined ? { decoderGuidance: o.decoderGuidance } : {}),
+      ...(o.save ? { saveDir: o.save } : {}),
+      ...(o.threads ? { load: { intraOpThreads: o.threads } } : {}),
+      json: Boolean(o.json),
+    })
   })
 
 program
