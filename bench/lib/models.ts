@@ -246,7 +246,9 @@ export async function releasedModel(
 
 /** Moves a model directory's files (what its manifest lists, and the manifest) into `to`. */
 function moveModel(from: string, to: string): void {
-  const manifest = JSON.parse(readFileSync(join(from, 'manifest.json'), 'utf8')) as { files: { path: string }[] }
+  const manifest = JSON.parse(readFileSync(join(from, 'manifest.json'), 'utf8')) as {
+    files: { path: string }[]
+  }
   for (const f of [...manifest.files.map((x) => x.path), 'manifest.json']) {
     mkdirSync(dirname(join(to, f)), { recursive: true })
     renameSync(join(from, f), join(to, f))

@@ -26,6 +26,8 @@ export interface GraphOptions {
   dtype?: GraphDtype
   /** int8 graphs: glob patterns of the layers that stay fp32 (int8-layers.ts; default DEFAULT_KEEP_FP32). */
   keepFp32?: readonly string[]
+  /** int8 graphs: quantize activations per row in blocks of this many inputs (MatMulNBits) instead of per tensor. */
+  int8Block?: number
   fused?: boolean
   /** Attention kernel: plain MatMul/Softmax (default; fastest on ORT's CPU provider) or com.microsoft MHA. */
   attention?: AttentionKernel
@@ -106,6 +108,7 @@ export class Graph {
   readonly timeFreqs: Float32Array | undefined
   /** int8 graphs: which layers are int8 and which stayed fp32. */
   readonly int8Layers: Int8Layers | undefined
+  readonly int8Block: number | undefined
 
   constructor(
     readonly name: string,
@@ -116,6 +119,7 @@ export class Graph {
     this.attention = opts.attention ?? 'matmul'
     this.timeFreqs = opts.timeFreqs
     this.floatType = this.dtype === 'fp16' ? 'float16' : 'float32'
+    this.int8Block = opts.int8Block
     this.int8Layers =
       this.dtype === 'int8' ? new Int8Layers(name, opts.keepFp32 ?? defaultKeepFp32()) : undefined
   }

@@ -3,6 +3,7 @@
 // QGEMM (VNNI) on weights it packs once and writes float32 with the scales and bias applied. Of the int8 MatMul
 // forms onnxruntime's CPU provider has (DynamicQuantizeMatMul, MatMulInteger + Cast + Mul, MatMulNBits, QLinear*),
 // this one measured fastest at the released shapes (bench/int8-kernels.ts).
+import { quantizeBlocks } from '../weights/int8.ts'
 import type { Graph, Value } from './graph.ts'
 
 /** The uint8 activations, scale and zero point of `x`, computed once per tensor however many layers read it. */
@@ -33,6 +34,7 @@ export function int8MatMul(
   data: () => Float32Array,
   bias?: Value,
 ): Value {
+  if (g.int8Block) return blockwise(g, x, name, dims, data, g.int8Block, bias)
   const w = g.int8Weight(name, dims, data)
   const [xq, xScale, xZero] = dynamicQuantize(g, x)
   return g.op1(
@@ -44,5 +46,33 @@ export function int8MatMul(
       outType: 'float32',
       name,
     },
+  )
+}
+
+function blockwise(
+  g: Graph,
+  x: Value,
+  name: string,
+  [k, n]: [number, number],
+  data: () => Float32Array,
+  block: number,
+  bias?: Value,
+): Value {
+  const nb = Math.ceil(k / block)
+  let pending: ReturnType<typeof quantizeBlocks> | undefined
+  let reads = 0
+  const part = <K extends 'q' | 'scale'>(key: K) => {
+    pending ??= quantizeBlocks(data(), k, n, block)
+    const out = pending[key]
+    if (++reads % 2 === 0) pending = undefined
+    return new Uint8Array(out.buffer, out.byteOffset, out.byteLength)
+  }
+  const q = g.initializer(`${name}.weight_blocks`, [n, nb, block], 'uint8', () => part('q'))
+  const scale = g.initializer(`${name}.weight_block_scale`, [n * nb], 'float32', () => part('scale'))
+  return g.op1(
+    'MatMulNBits',
+    [x, q, scale, '', '', ...(bias ? [bias] : [])],
+    { K: k, N: n, bits: 8, block_size: block, accuracy_level: 4 },
+    { domain: 'com.microsoft', outType: 'float32', name },
   )
 }
