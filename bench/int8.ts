@@ -1,23 +1,27 @@
 // int8 graphs against fp32, side by side in one run, 2 onnxruntime threads (bench/results.md: int8 rows).
-// Default: the mid-size Stable Cascade (bench/lib/models.ts), each graph's single forward. BENCH_INT8=1 (hours on two
-// cores, about 60 GB of disk at its peak): the released sizes with random weights (bf16 checkpoints, converted to
-// both precisions):
-//   speed     one forward of each graph, fp32 / int8 time, on the inputs of a 1024² fp32 generation (recorded with
-//             cascade compare's recorder): Stable Cascade lite (bigG text encoder, Stage C, Stage B, Stage A) and
-//             Würstchen v2 (bigG, CLIP-H, prior, decoder, Stage A). Targets: Stage C ≥ 2.0, B ≥ 1.8, A ≥ 1.5.
-//   error     relative L2 error of the int8 forward against fp32 on those inputs (target ≤ 1e-2)
-//   profile   time per operator type of each graph in both precisions (onnxruntime's profiler): where the time goes
-//   images    cascade compare at 1024² with the official steps on 8 prompts × 2 seeds (BENCH_INT8_IMAGES limits the
-//             count): PSNR (target ≥ 30 dB), SSIM, Stage C latent error, and the wall time of a whole image in each
-//             precision
-//   memory    Stable Cascade big in int8 generating at 1024² (4 + 2 steps with guidance): peak RSS (target ≤ 16 GiB)
-//             and RSS after loading against the graph bytes (the weights stay int8)
-// BENCH_INT8_PARTS=forwards,images,memory runs a subset. Each released model is removed once measured (about 20 GB
-// each) unless BENCH_INT8_KEEP=1.
+// Default: the mid-size Stable Cascade (bench/lib/models.ts), each graph's single forward. BENCH_INT8=1 (many hours on
+// two cores; one released model on disk at a time, about 20 GB): the released sizes with random weights (bf16
+// checkpoints, converted to fp32, int8 and int8 with --int8-block 32):
+//   forwards  one forward of each graph on the inputs of the first step of a 1024² fp32 generation (recorded with
+//             cascade compare's recorder), fp32 / int8 time (targets: Stage C ≥ 2.0, B ≥ 1.8, A ≥ 1.5) and relative
+//             L2 error against fp32 (target ≤ 1e-2), for both int8 forms; time per operator type of fp32 and int8
+//             (onnxruntime's profiler): where the time goes. Stable Cascade lite (bigG text encoder, Stage C, B, A)
+//             and Würstchen v2 (bigG, CLIP-H, prior, decoder, Stage A).
+//   memory    peak RSS generating at 1024² (4 + 2 steps with guidance) and RSS after loading against the graph
+//             bytes: Stable Cascade lite in fp32 and int8, Stable Cascade big with its text encoder in int8
+//             (target ≤ 16 GiB)
+//   images    cascade compare at 1024² with the official steps on 8 prompts × 2 seeds (BENCH_INT8_IMAGES=n takes the
+//             first n pairs): PSNR (target ≥ 30 dB), SSIM, Stage C latent error, and the wall time of a whole image
+//             in each precision
+//   sensitivity  (Stable Cascade lite, only when BENCH_INT8_PARTS names it; about an hour) each group of layers
+//             alone in int8, its error against fp32: the pass behind the default keep-fp32 list
+// BENCH_INT8_PARTS=forwards,memory,images (the default) runs a subset. Each released model is removed once measured
+// unless BENCH_INT8_KEEP=1.
 import { execFileSync } from 'node:child_process'
 import { rmSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { COMPARE_PROMPTS } from '../gpu-backend/src/cli/compare.ts'
+import type { StageId } from '../gpu-backend/src/compiler/stages.ts'
 import { compareModels } from '../gpu-backend/src/pipeline/compare.ts'
 import { generate } from '../gpu-backend/src/pipeline/generate.ts'
 import { relL2 } from '../gpu-backend/src/pipeline/image-metrics.ts'
@@ -25,14 +29,24 @@ import { loadModel, modelSessions, releaseModel } from '../gpu-backend/src/pipel
 import { type RecordedCall, recordCalls } from '../gpu-backend/src/pipeline/record-calls.ts'
 import { createSession, type ort, runFloat32 } from '../gpu-backend/src/runtime/session.ts'
 import { MODELS } from '../shared/src/index.ts'
-import { BIG_SC, LITE_SC, MID_SC, RELEASED_V2, type ReleasedSpec, releasedModel } from './lib/models.ts'
+import { sensitivity } from './lib/int8-sensitivity.ts'
+import {
+  BIG_SC,
+  LITE_SC,
+  MID_SC,
+  type Precision,
+  RELEASED_V2,
+  type ReleasedSpec,
+  releasedModel,
+  releasedRoot,
+} from './lib/models.ts'
 import { compareOps, profileOps } from './lib/ort-profile.ts'
 import { median, type Ratio, report } from './lib/report.ts'
 
 const THREADS = 2
 const RUNS = Number(process.env.BENCH_RUNS ?? 3)
 const RELEASED = process.env.BENCH_INT8 === '1'
-const PARTS = new Set((process.env.BENCH_INT8_PARTS ?? 'forwards,images,memory').split(','))
+const PARTS = new Set((process.env.BENCH_INT8_PARTS ?? 'forwards,memory,images').split(','))
 const KEEP = process.env.BENCH_INT8_KEEP === '1'
 const IMAGES = Number(process.env.BENCH_INT8_IMAGES ?? COMPARE_PROMPTS.length * 2)
 const ratios: Ratio[] = []
@@ -100,53 +114,60 @@ async function recordInputs(dir: string, size: number): Promise<Record<string, R
   return Object.fromEntries(recorders.map((r) => [r.name, r.rec.calls[0] as RecordedCall]))
 }
 
-/** One graph in both precisions on the same inputs: median times of RUNS interleaved runs, error, op profile. */
+/**
+ * One graph in every precision on the same inputs: median times of RUNS interleaved runs, each int8 form's error
+ * against fp32, and the op profile of fp32 against int8.
+ */
 async function forwardPair(
   spec: (typeof SPECS)[string],
   graph: string,
   dirs: Record<string, string>,
   call: RecordedCall,
 ): Promise<void> {
-  const path = (dtype: string) => join(dirs[dtype] as string, `${graph}.onnx`)
+  const path = (p: string) => join(dirs[p] as string, `${graph}.onnx`)
+  const precisions = Object.keys(dirs)
   const sessions: Record<string, ort.InferenceSession> = {}
-  for (const dtype of ['fp32', 'int8'])
-    sessions[dtype] = await createSession(path(dtype), { intraOpThreads: THREADS })
-  const times: Record<string, number[]> = { fp32: [], int8: [] }
+  for (const p of precisions) sessions[p] = await createSession(path(p), { intraOpThreads: THREADS })
+  const times: Record<string, number[]> = Object.fromEntries(precisions.map((p) => [p, []]))
   const outs: Record<string, Record<string, Float32Array>> = {}
   for (let r = 0; r <= RUNS; r++)
-    for (const dtype of ['fp32', 'int8']) {
+    for (const p of precisions) {
       const t0 = performance.now()
-      const out = await runFloat32(sessions[dtype] as ort.InferenceSession, call.feeds)
+      const out = await runFloat32(sessions[p] as ort.InferenceSession, call.feeds)
       // The first run of each allocates and packs: not timed.
-      if (r > 0) (times[dtype] as number[]).push(performance.now() - t0)
-      outs[dtype] = Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.data]))
+      if (r > 0) (times[p] as number[]).push(performance.now() - t0)
+      outs[p] = Object.fromEntries(Object.entries(out).map(([k, v]) => [k, v.data]))
     }
   for (const session of Object.values(sessions)) await session.release()
-  const [fp32, int8] = [median(times.fp32 as number[]), median(times.int8 as number[])]
-  const err = Math.max(
-    ...Object.entries(outs.fp32 ?? {}).map(([k, ref]) => relL2(outs.int8?.[k] as Float32Array, ref)),
-  )
   const label = `${GRAPH_LABELS[graph] ?? graph}, ${spec.label}`
   const shapes = Object.entries(call.feeds)
-    .map(([k, v]) => `${k} ${'dims' in v && Array.isArray(v.dims) ? v.dims.join('×') : ''}`)
+    .map(([k, v]) => `${k} ${v.dims.join('×')}`)
     .join(', ')
-  console.log(
-    `${label}: fp32 ${s(fp32)}, int8 ${s(int8)} -> ${(fp32 / int8).toFixed(2)}x, error ${err.toExponential(2)}`,
-  )
-  ratios.push(
-    {
-      measure: `single forward, fp32 / int8 time: ${label}`,
-      ratio: fp32 / int8,
-      detail: `${s(fp32)} vs ${s(int8)} (median of ${RUNS}; ${shapes})`,
-      ...(spec.targets[graph] ? { target: spec.targets[graph] } : {}),
-    },
-    {
-      measure: `single forward, relative L2 error of int8 against fp32: ${label}`,
-      ratio: err,
-      detail: `${err.toExponential(2)} on the inputs of a ${spec.size}² generation (first step)`,
-      target: '≤ 0.01',
-    },
-  )
+  const fp32 = median(times.fp32 as number[])
+  for (const p of precisions.filter((x) => x !== 'fp32')) {
+    const t = median(times[p] as number[])
+    const err = Math.max(
+      ...Object.entries(outs.fp32 ?? {}).map(([k, ref]) => relL2(outs[p]?.[k] as Float32Array, ref)),
+    )
+    const form = p === 'int8' ? 'int8' : `${p} (--int8-block 32)`
+    console.log(
+      `${label}: fp32 ${s(fp32)}, ${form} ${s(t)} -> ${(fp32 / t).toFixed(2)}x, error ${err.toExponential(2)}`,
+    )
+    ratios.push(
+      {
+        measure: `single forward, fp32 / ${form} time: ${label}`,
+        ratio: fp32 / t,
+        detail: `${s(fp32)} vs ${s(t)} (median of ${RUNS}; ${shapes})`,
+        ...(p === 'int8' && spec.targets[graph] ? { target: spec.targets[graph] } : {}),
+      },
+      {
+        measure: `single forward, relative L2 error of ${form} against fp32: ${label}`,
+        ratio: err,
+        detail: `on the inputs of the first step of a ${spec.size}² generation`,
+        target: '≤ 0.01',
+      },
+    )
+  }
   const [pa, pb] = [
     await profileOps(path('fp32'), call.feeds, THREADS),
     await profileOps(path('int8'), call.feeds, THREADS),
@@ -162,6 +183,30 @@ async function forwardPair(
 async function forwards(spec: (typeof SPECS)[string], dirs: Record<string, string>): Promise<void> {
   const inputs = await recordInputs(dirs.fp32 as string, spec.size)
   for (const [graph, call] of Object.entries(inputs)) await forwardPair(spec, graph, dirs, call)
+}
+
+const GRAPH_STAGES: Record<string, StageId> = {
+  text_encoder: 'text',
+  text_encoder_2: 'text_2',
+  stage_c: 'c',
+  stage_b: 'b',
+  stage_a_decoder: 'a',
+}
+
+async function sensitivityPass(spec: (typeof SPECS)[string], dirs: Record<string, string>, src: string) {
+  const inputs = await recordInputs(dirs.fp32 as string, spec.size)
+  for (const [graph, call] of Object.entries(inputs)) {
+    const stage = GRAPH_STAGES[graph] as StageId
+    const r = await sensitivity(spec.family, stage, spec.variant, src, `${graph}.onnx`, call, THREADS)
+    const label = `${GRAPH_LABELS[graph] ?? graph}, ${spec.label}`
+    const groups = r.groups.map((g) => `${g.group} (${g.layers}) ${g.error.toExponential(1)}`).join('; ')
+    console.log(`${label}: every layer int8 ${r.all.toExponential(2)}; alone: ${groups}`)
+    ratios.push({
+      measure: `sensitivity, error with every linear and 1×1 layer int8: ${label}`,
+      ratio: r.all,
+      detail: `each group alone int8 (layers): ${groups}`,
+    })
+  }
 }
 
 async function images(spec: (typeof SPECS)[string], dirs: Record<string, string>): Promise<void> {
@@ -233,27 +278,44 @@ function memory(dir: string, label: string, size: number): void {
   )
 }
 
+/** Measures one model's parts, then (unless BENCH_INT8_KEEP=1) removes it: each is 15–20 GB. */
+async function released(key: string, parts: string[]): Promise<void> {
+  const spec = SPECS[key] as (typeof SPECS)[string]
+  const todo = parts.filter((p) => PARTS.has(p))
+  if (!todo.length) return
+  const precisions: Precision[] = todo.includes('forwards')
+    ? ['fp32', 'int8', 'int8-block32']
+    : ['fp32', 'int8']
+  const dirs = await releasedModel(spec, precisions, KEEP || todo.includes('sensitivity'))
+  report('int8', ratios)
+  if (todo.includes('forwards')) await forwards(spec, dirs)
+  if (todo.includes('memory')) {
+    memory(dirs.fp32 as string, `${spec.label}, fp32`, spec.size)
+    memory(dirs.int8 as string, `${spec.label}, int8`, spec.size)
+  }
+  if (todo.includes('images')) await images(spec, dirs)
+  if (todo.includes('sensitivity')) await sensitivityPass(spec, dirs, join(releasedRoot(spec), 'checkpoints'))
+  if (!KEEP) rmSync(releasedRoot(spec), { recursive: true, force: true })
+  // What is measured so far survives a run cut short (npm run bench -- int8 --update --no-run writes it).
+  report('int8', ratios)
+}
+
 if (!RELEASED) {
   const mid = SPECS.mid as (typeof SPECS)[string]
-  await forwards(mid, await releasedModel(mid, ['fp32', 'int8'], true))
+  await forwards(mid, await releasedModel(mid, ['fp32', 'int8', 'int8-block32'], true))
 } else {
-  for (const key of ['lite', 'v2']) {
-    const spec = SPECS[key] as (typeof SPECS)[string]
-    const dirs = await releasedModel(spec, ['fp32', 'int8'], KEEP)
-    if (PARTS.has('forwards')) await forwards(spec, dirs)
-    if (PARTS.has('images')) await images(spec, dirs)
-    if (PARTS.has('memory') && key === 'lite') {
-      memory(dirs.fp32 as string, 'Stable Cascade lite, fp32', spec.size)
-      memory(dirs.int8 as string, 'Stable Cascade lite, int8', spec.size)
-    }
-    if (!KEEP) rmSync(dirname(dirs.fp32 as string), { recursive: true, force: true })
-  }
+  // Disk allows one released model at a time: the quick parts of every model come first, rebuilding is cheap.
+  await released('lite', ['forwards', 'memory'])
+  await released('v2', ['forwards'])
   if (PARTS.has('memory')) {
     const big = { name: 'sc-big', family: 'stable-cascade' as const, variant: 'big', configs: BIG_SC }
     const dirs = await releasedModel(big, ['int8'])
     memory(dirs.int8 as string, 'Stable Cascade big with its text encoder, int8', 1024)
-    if (!KEEP) rmSync(dirname(dirs.int8 as string), { recursive: true, force: true })
+    if (!KEEP) rmSync(releasedRoot(big), { recursive: true, force: true })
+    report('int8', ratios)
   }
+  await released('lite', ['images', 'sensitivity'])
+  await released('v2', ['images'])
 }
 report('int8', ratios)
 process.exit(0)

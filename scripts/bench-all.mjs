@@ -2,13 +2,15 @@
 // `npm run bench`: every benchmark in bench/, one after the other (each prints its own side-by-side figures and
 // hands its ratios to bench/lib/report.ts), then bench/results.md: one table of every ratio with the machine.
 // `npm run bench -- <name> --update` runs the benchmarks whose file names contain <name> and replaces only their
-// rows in bench/results.md (the other rows stay as the last full run wrote them).
+// rows in bench/results.md (the other rows stay as the last full run wrote them); with --no-run it takes their
+// last bench/out/<name>.json instead of running them (a long benchmark cut short keeps what it measured there).
 import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 
 const only = process.argv[2]
 const update = process.argv.includes('--update')
+const noRun = update && process.argv.includes('--no-run')
 const benches = readdirSync('bench')
   .filter((f) => f.endsWith('.ts') && (!only || f.includes(only)))
   .sort()
@@ -16,9 +18,11 @@ const results = []
 for (const f of benches) {
   console.log(`\n### bench/${f}`)
   const name = f.replace(/\.ts$/, '')
-  rmSync(`bench/out/${name}.json`, { force: true })
-  const r = spawnSync('tsx', [`bench/${f}`], { stdio: 'inherit' })
-  if (r.status !== 0) process.exit(r.status ?? 1)
+  if (!noRun) {
+    rmSync(`bench/out/${name}.json`, { force: true })
+    const r = spawnSync('tsx', [`bench/${f}`], { stdio: 'inherit' })
+    if (r.status !== 0) process.exit(r.status ?? 1)
+  }
   if (existsSync(`bench/out/${name}.json`))
     results.push(JSON.parse(readFileSync(`bench/out/${name}.json`, 'utf8')))
 }

@@ -200,23 +200,31 @@ export interface ReleasedSpec {
   configs: Partial<Record<StageId, Kwargs>>
 }
 
+/** The precisions a released model is converted to: a graph dtype and its int8 options. */
+export const PRECISIONS = {
+  fp32: { dtype: 'fp32' },
+  int8: { dtype: 'int8' },
+  'int8-block32': { dtype: 'int8', int8Block: 32 },
+} as const satisfies Record<string, { dtype: GraphDtype; int8Block?: number }>
+export type Precision = keyof typeof PRECISIONS
+
 /**
  * A model at its released sizes with random weights (bf16 checkpoints, as released), converted once per precision
- * from the same checkpoints into bench/out/models/released/<name>/<dtype>. Only the precisions asked for are built;
- * the checkpoints are removed once every precision asked for exists (`keepCheckpoints` keeps them).
+ * from the same checkpoints into bench/out/models/released/<name>/<precision>. Only the precisions asked for are
+ * built; the checkpoints are removed once they all exist, unless `keepCheckpoints`.
  */
 export async function releasedModel(
   spec: ReleasedSpec,
-  dtypes: GraphDtype[],
+  precisions: Precision[],
   keepCheckpoints = false,
 ): Promise<Record<string, string>> {
-  const root = join(import.meta.dirname, '..', 'out', 'models', 'released', spec.name)
+  const root = releasedRoot(spec)
   const src = join(root, 'checkpoints')
-  const dirs = Object.fromEntries(dtypes.map((d) => [d, join(root, d)]))
-  const missing = dtypes.filter((d) => !existsSync(join(dirs[d] as string, 'manifest.json')))
+  const dirs = Object.fromEntries(precisions.map((p) => [p, join(root, p)]))
+  const missing = precisions.filter((p) => !existsSync(join(dirs[p] as string, 'manifest.json')))
   if (missing.length && !existsSync(join(src, 'done'))) {
     // make-tiny writes its checkpoints under <out>/checkpoints and converts them: build there, keep them aside.
-    const first = missing[0] as GraphDtype
+    const first = missing.shift() as Precision
     await makeTiny({
       family: spec.family,
       outDir: root,
@@ -225,24 +233,26 @@ export async function releasedModel(
       variant: spec.variant,
       fastInit: true,
       checkpointDtype: 'BF16',
-      dtype: first,
+      ...PRECISIONS[first],
     })
     writeFileSync(join(src, 'done'), '')
     moveModel(root, dirs[first] as string)
-    missing.shift()
   }
-  for (const d of missing)
+  for (const p of missing)
     await convertModel({
       family: spec.family,
       from: src,
-      outDir: dirs[d] as string,
+      outDir: dirs[p] as string,
       variant: spec.variant,
-      dtype: d,
       randomWeights: true,
+      ...PRECISIONS[p],
     })
   if (!keepCheckpoints) rmSync(src, { recursive: true, force: true })
   return dirs
 }
+
+export const releasedRoot = (spec: ReleasedSpec) =>
+  join(import.meta.dirname, '..', 'out', 'models', 'released', spec.name)
 
 /** Moves a model directory's files (what its manifest lists, and the manifest) into `to`. */
 function moveModel(from: string, to: string): void {

@@ -62,7 +62,7 @@ export function compareOps(a: Record<string, number>, b: Record<string, number>,
   const ops = [...new Set([...Object.keys(a), ...Object.keys(b)])]
     .map((op) => ({ op, a: a[op] ?? 0, b: b[op] ?? 0 }))
     .sort((x, y) => Math.max(y.a, y.b) - Math.max(x.a, x.b))
-  const fmt = (v: number) => (v ? `${v.toFixed(0)}` : '—')
+  const fmt = (v: number) => (!v ? '—' : v >= 100 ? v.toFixed(0) : v.toPrecision(2))
   return ops
     .slice(0, top)
     .map((o) => `${o.op} ${fmt(o.a)} → ${fmt(o.b)}`)

@@ -93,6 +93,15 @@ describe('cascade convert / make-tiny --dtype int8', () => {
     expect(readFileSync(png).subarray(1, 4).toString()).toBe('PNG')
   })
 
+  it('make-tiny --int8-block 32 writes MatMulNBits layers and records the block in the manifest', async () => {
+    const dir = await tiny('stable-cascade', '--dtype', 'int8', '--int8-block', '32')
+    expect(manifestOf(dir).int8_block).toBe(32)
+    const model = onnx.ModelProto.decode(readFileSync(join(dir, 'stage_b.onnx')))
+    const ops = (model.graph?.node ?? []).map((n) => n.opType)
+    expect(ops).toContain('MatMulNBits')
+    expect(ops).not.toContain('MatMulIntegerToFloat')
+  })
+
   it('refuses --keep-fp32 without --dtype int8, and an unknown dtype', async () => {
     const out = mkdtempSync(join(tmpdir(), 'int8-bad-'))
     await expect(

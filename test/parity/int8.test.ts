@@ -118,6 +118,31 @@ describe('int8 graphs against fp32 on the golden forwards', () => {
   }
 })
 
+describe('int8 graphs quantized in blocks (--int8-block 32) against fp32', () => {
+  for (const m of MODELS) {
+    const [f] = readdirSync(m.dir).filter((x) => x.startsWith(m.prefix) && x.endsWith('.safetensors'))
+    it(`${m.family} ${m.graph} ${f}: MatMulNBits layers, within ${INT8_TOL} of fp32`, async () => {
+      const c = readCase(join(m.dir, f as string))
+      const extraInputs = ['sca', 'crp', 'pixels'].some((n) => c.has(n))
+      const blocks = build(m, { extraInputs, dtype: 'int8', int8Block: 32 })
+      const ops = blocks.opTypes()
+      expect(ops.filter((t) => t === 'MatMulNBits').length).toBeGreaterThanOrEqual(
+        blocks.int8Layers?.int8.length ?? 1,
+      )
+      expect(ops).not.toContain('MatMulIntegerToFloat')
+      const [ref, got] = [
+        await run(build(m, { extraInputs }), join(m.dir, f as string)),
+        await run(blocks, join(m.dir, f as string)),
+      ]
+      for (const [name, r] of Object.entries(ref)) {
+        const err = relL2(got[name] as Float32Array, r)
+        expect(err, name).toBeLessThan(INT8_TOL)
+        expect(err, name).toBeGreaterThan(0)
+      }
+    })
+  }
+})
+
 /** The initializers and the MatMul-like node that compute layer `name` in a serialized graph. */
 function layerOf(model: ReturnType<typeof onnx.ModelProto.decode>, name: string) {
   const inits = new Map(model.graph?.initializer?.map((t) => [t.name, t.dataType]) ?? [])

@@ -36,6 +36,8 @@ export interface ConvertStageOptions {
   dtype?: GraphDtype
   /** int8: layers kept in fp32 besides the default list (glob patterns, onnx/int8-layers.ts). */
   keepFp32?: string[]
+  /** int8: quantize in blocks of this many inputs instead of per channel and per tensor (GraphOptions.int8Block). */
+  int8Block?: number
   attention?: AttentionKernel
   extraInputs?: boolean
   /** Stage C: ResBlock calls that take a ControlNet input (`cnet_<k>`). */
@@ -89,7 +91,9 @@ function buildStage(sd: StateDict, o: Omit<ConvertStageOptions, 'weights'>): Wri
   const kwargs = typeof o.config === 'string' ? readConfigFile(o.config) : o.config
   const built = stageSpec(o.family, o.stage).build(sd, kwargs, {
     dtype: o.dtype ?? 'fp32',
-    ...(o.dtype === 'int8' ? { keepFp32: keepFp32Patterns(o.keepFp32) } : {}),
+    ...(o.dtype === 'int8'
+      ? { keepFp32: keepFp32Patterns(o.keepFp32), ...(o.int8Block ? { int8Block: o.int8Block } : {}) }
+      : {}),
     attention: o.attention ?? 'matmul',
     extraInputs: o.extraInputs ?? false,
     ...(o.controlnetBlocks ? { controlnetBlocks: o.controlnetBlocks } : {}),
@@ -162,6 +166,8 @@ export interface ConvertModelOptions {
   dtype?: GraphDtype
   /** int8: layers kept in fp32 besides the default list. */
   keepFp32?: string[]
+  /** int8: block size of blockwise quantization. */
+  int8Block?: number
   attention?: AttentionKernel
   progress?: Progress
   /** The checkpoints are random (make-tiny): the manifest says so, and the edge warns that images are noise. */
@@ -203,6 +209,7 @@ export async function convertModel(o: ConvertModelOptions): Promise<Manifest> {
       ...(found.config ? { config: found.config } : {}),
       dtype,
       ...(o.keepFp32 ? { keepFp32: o.keepFp32 } : {}),
+      ...(o.int8Block ? { int8Block: o.int8Block } : {}),
       ...(o.attention ? { attention: o.attention } : {}),
       outDir: o.outDir,
       ...(o.progress ? { progress: o.progress } : {}),
@@ -229,7 +236,9 @@ export async function convertModel(o: ConvertModelOptions): Promise<Manifest> {
       .update([...new Set(sources)].sort().join('\n'))
       .digest('hex'),
     dtype,
-    ...(dtype === 'int8' ? { keep_fp32: keepFp32Patterns(o.keepFp32) } : {}),
+    ...(dtype === 'int8'
+      ? { keep_fp32: keepFp32Patterns(o.keepFp32), ...(o.int8Block ? { int8_block: o.int8Block } : {}) }
+      : {}),
     created_by: o.randomWeights ? 'cascade make-tiny' : 'cascade convert',
     ...(o.randomWeights ? { random_weights: true } : {}),
     ...(loras.length

@@ -228,6 +228,8 @@ export interface MakeTinyOptions {
   dtype?: GraphDtype
   /** int8: layers kept in fp32 besides the default list. */
   keepFp32?: string[]
+  /** int8: block size of blockwise quantization. */
+  int8Block?: number
   /** Uniform weights from a fast generator instead of Gaussians (released sizes, for benchmarks). */
   fastInit?: boolean
   /** Element type of the checkpoints written under checkpoints/ (default F32; BF16 halves a released size's). */
@@ -270,6 +272,7 @@ export async function makeTiny(o: MakeTinyOptions): Promise<Manifest> {
     randomWeights: true,
     ...(o.dtype ? { dtype: o.dtype } : {}),
     ...(o.keepFp32 ? { keepFp32: o.keepFp32 } : {}),
+    ...(o.int8Block ? { int8Block: o.int8Block } : {}),
     ...(o.progress ? { progress: o.progress } : {}),
   })
 }

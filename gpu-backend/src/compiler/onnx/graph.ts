@@ -2,7 +2,6 @@
 import { closeSync, openSync, writeSync } from 'node:fs'
 import { basename } from 'node:path'
 import { toFloat16Bits } from '../weights/dtype.ts'
-import { quantizeColumns } from '../weights/int8.ts'
 import { defaultKeepFp32, Int8Layers } from './int8-layers.ts'
 import {
   AttrType,
@@ -26,7 +25,10 @@ export interface GraphOptions {
   dtype?: GraphDtype
   /** int8 graphs: glob patterns of the layers that stay fp32 (int8-layers.ts; default DEFAULT_KEEP_FP32). */
   keepFp32?: readonly string[]
-  /** int8 graphs: quantize activations per row in blocks of this many inputs (MatMulNBits) instead of per tensor. */
+  /**
+   * int8 graphs: quantize weights and activations in blocks of this many inputs (MatMulNBits; per row for the
+   * activations) instead of per output channel and per tensor: about half the error, at some of the speed.
+   */
   int8Block?: number
   fused?: boolean
   /** Attention kernel: plain MatMul/Softmax (default; fastest on ORT's CPU provider) or com.microsoft MHA. */
@@ -51,10 +53,19 @@ export interface Value {
 
 export type AttrValue = number | string | number[] | { f: number } | { fs: number[] }
 
-/** An int8 (K, N) weight and its per-column scales. */
-export interface Int8Weight {
+/** An integer weight and its scales. */
+export interface QuantizedWeight {
   q: Value
   scale: Value
+}
+
+/** How a quantized weight is stored: initializer name suffixes, the integer tensor's shape and type, the scales'. */
+export interface QuantizedLayout {
+  q: string
+  qDims: number[]
+  qType: 'int8' | 'uint8'
+  scale: string
+  scaleDims: number[]
 }
 
 interface Initializer {
@@ -99,7 +110,7 @@ export class Graph {
   private readonly constCache = new Map<string, Value>()
   private readonly memoCache = new Map<string, unknown>()
   private readonly weights = new Map<string, { value: Value; dims: number[] }>()
-  private readonly int8Weights = new Map<string, { value: Int8Weight; dims: number[] }>()
+  private readonly quantizedWeights = new Map<string, { value: QuantizedWeight; dims: number[] }>()
 
   readonly dtype: GraphDtype
   /** Use fused kernels and host-side folding; false builds the plain graph (the benchmark's baseline). */
@@ -210,31 +221,36 @@ export class Graph {
   }
 
   /**
-   * A (K, N) MatMul weight as int8 with one float32 scale per column (weights/int8.ts), produced lazily from its
-   * float32 values (read once for both tensors); cached by name like weight().
+   * A quantized weight: its integer tensor and its float32 scales, both produced by one call of `make` (from the
+   * float32 weights, read once) when the first of the two is written, and dropped after the second; cached by name
+   * like weight().
    */
-  int8Weight(name: string, dims: [number, number], data: () => Float32Array): Int8Weight {
-    const hit = this.int8Weights.get(name)
+  quantizedWeight(
+    name: string,
+    layout: QuantizedLayout,
+    make: () => { q: ArrayBufferView; scale: Float32Array },
+  ): QuantizedWeight {
+    const key = `${layout.q}:${name}`
+    const dims = [...layout.qDims, ...layout.scaleDims]
+    const hit = this.quantizedWeights.get(key)
     if (hit) {
       if (`${hit.dims}` !== `${dims}`)
         throw new Error(`weight ${name} used as [${hit.dims}] and as [${dims}]`)
       return hit.value
     }
-    const [k, n] = dims
-    let pending: ReturnType<typeof quantizeColumns> | undefined
+    let pending: ReturnType<typeof make> | undefined
     let reads = 0
-    // Both initializers are written one after the other: quantize on the first read, drop it after the second.
-    const part = <K extends 'q' | 'scale'>(key: K) => {
-      pending ??= quantizeColumns(data(), k, n)
-      const out = pending[key]
+    const part = (k: 'q' | 'scale') => {
+      pending ??= make()
+      const out = pending[k]
       if (++reads % 2 === 0) pending = undefined
       return bytesOf(out)
     }
     const value = {
-      q: this.initializer(`${name}.weight_int8`, dims, 'int8', () => part('q')),
-      scale: this.initializer(`${name}.weight_scale`, [n], 'float32', () => part('scale')),
+      q: this.initializer(`${name}.${layout.q}`, layout.qDims, layout.qType, () => part('q')),
+      scale: this.initializer(`${name}.${layout.scale}`, layout.scaleDims, 'float32', () => part('scale')),
     }
-    this.int8Weights.set(name, { value, dims })
+    this.quantizedWeights.set(key, { value, dims })
     return value
   }
 

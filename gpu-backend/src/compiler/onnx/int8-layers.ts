@@ -34,6 +34,10 @@ export const DEFAULT_KEEP_FP32: readonly KeepFp32[] = [
     why: "Stage C's 1×1 level changes: 0.2 % of its work, the upscaler alone 1.8 % of the output",
   },
   {
+    pattern: '{down_repeat_mappers,up_repeat_mappers}.*',
+    why: "Stage B's 1×1 repeat mappers: 0.3 % of its work, up to 1.6 % of the output each",
+  },
+  {
     pattern: '{effnet_mapper,effnet_mappers,pixels_mapper}.*',
     why: "Stage B's effnet / pixels inputs: the unconditional half of a guided batch is zeros, so one activation scale for both halves loses it (25 % error)",
   },
