@@ -143,14 +143,23 @@ describe('int8 graphs quantized in blocks (--int8-block 32) against fp32', () =>
   }
 })
 
-/** The initializers and the MatMul-like node that compute layer `name` in a serialized graph. */
+/**
+ * The initializers and the MatMul-like nodes that compute layer `name` in a serialized graph (an int8 layer over a
+ * concatenation is one MatMulIntegerToFloat per part, `name:<k>`).
+ */
 function layerOf(model: ReturnType<typeof onnx.ModelProto.decode>, name: string) {
-  const inits = new Map(model.graph?.initializer?.map((t) => [t.name, t.dataType]) ?? [])
+  const own = (n: string) => n === name || new RegExp(`^${name.replace(/\./g, '\\.')}:\\d+$`).test(n)
+  const inits = model.graph?.initializer ?? []
   const nodes = model.graph?.node ?? []
   return {
-    int8: inits.get(`${name}.weight_int8`) === onnx.TensorProto.DataType.INT8,
-    fp32: inits.get(`${name}.weight`) === onnx.TensorProto.DataType.FLOAT,
-    integerNode: nodes.some((n) => n.opType === 'MatMulIntegerToFloat' && n.name === name),
+    int8: inits.some(
+      (t) =>
+        (t.name as string).endsWith('.weight_int8') &&
+        own((t.name as string).slice(0, -'.weight_int8'.length)) &&
+        t.dataType === onnx.TensorProto.DataType.INT8,
+    ),
+    fp32: inits.some((t) => t.name === `${name}.weight` && t.dataType === onnx.TensorProto.DataType.FLOAT),
+    integerNode: nodes.some((n) => n.opType === 'MatMulIntegerToFloat' && own(n.name as string)),
     floatNode: nodes.some(
       (n) => (n.opType === 'MatMul' || n.opType === 'Conv') && n.input?.includes(`${name}.weight`),
     ),
@@ -183,6 +192,23 @@ describe('--keep-fp32', () => {
         integerNode: true,
         floatNode: false,
       })
+  })
+
+  it("a ResBlock's first layer over [norm, skip] multiplies each part with its own activation scale", () => {
+    const nodes = model.graph?.node ?? []
+    const parts = nodes.filter((n) => /^up_blocks\.\d+\.0\.channelwise\.0:\d$/.test(n.name as string))
+    expect(parts.map((n) => n.name).sort()).toEqual([
+      'up_blocks.1.0.channelwise.0:0',
+      'up_blocks.1.0.channelwise.0:1',
+    ])
+    expect(parts.every((n) => n.opType === 'MatMulIntegerToFloat')).toBe(true)
+    // Inputs 0 and 2: the quantized activations and their scale, from two DynamicQuantizeLinear nodes.
+    const [a, b] = parts as [(typeof parts)[0], (typeof parts)[0]]
+    expect(a.input?.[2]).not.toBe(b.input?.[2])
+    const quantizers = new Set(
+      nodes.filter((n) => n.opType === 'DynamicQuantizeLinear').flatMap((n) => n.output),
+    )
+    expect(quantizers.has(a.input?.[2] as string) && quantizers.has(b.input?.[2] as string)).toBe(true)
   })
 
   it('with no pattern every linear and 1×1 layer is int8, and fp32 graphs have none', () => {

@@ -98,6 +98,55 @@ export function linear(
   return bv ? add(g, y, bv) : y
 }
 
+/** A tensor and its size on the last axis. */
+export interface Part {
+  value: Value
+  channels: number
+}
+
+/**
+ * nn.Linear of the concatenation of `parts` along the last axis. An int8 layer multiplies each part by its columns
+ * of the weight instead, each with its own activation scale (`${name}:<k>`): parts of different ranges (a LayerNorm
+ * output beside a raw skip, or Würstchen v2's effnet condition) would otherwise share the widest one's.
+ */
+export function linearOverConcat(
+  g: Graph,
+  parts: Part[],
+  weight: LazyTensor,
+  bias: LazyTensor | undefined,
+  name: string,
+): Value {
+  if (parts.length === 1 || !g.quantizes(name))
+    return linear(
+      g,
+      concat(
+        g,
+        parts.map((p) => p.value),
+        -1,
+      ),
+      weight,
+      bias,
+      name,
+    )
+  const [out, inp] = weight.shape as [number, number]
+  let from = 0
+  const terms = parts.map((p, k) => {
+    const start = from
+    from += p.channels
+    const columns = () => {
+      const w = weight.read()
+      const t = new Float32Array(p.channels * out)
+      for (let j = 0; j < p.channels; j++)
+        for (let o = 0; o < out; o++) t[j * out + o] = w[o * inp + start + j] as number
+      return t
+    }
+    const b = k === 0 && bias ? g.weight(`${name}.bias`, [out], () => bias.read()) : undefined
+    return int8MatMul(g, p.value, `${name}:${k}`, [p.channels, out], columns, b)
+  })
+  if (from !== inp) throw new Error(`${name}: parts of ${from} channels for a weight of ${inp} inputs`)
+  return terms.reduce((sum, t) => add(g, sum, t))
+}
+
 export interface ConvOptions {
   stride?: number
   pad?: number
