@@ -2,12 +2,14 @@
 // `npm run bench`: every benchmark in bench/, one after the other (each prints its own side-by-side figures and
 // hands its ratios to bench/lib/report.ts), then bench/results.md: one table of every ratio with the machine.
 // `npm run bench <name>` runs the benchmarks whose file name contains <name> and replaces only their rows in
-// bench/results.md, keeping every other row (and noting the partial run under the table's header).
+// bench/results.md, keeping every other row (and noting the partial run under the table's header); with --no-run it
+// takes their last bench/out/<name>.json instead of running them (a long benchmark cut short keeps what it measured).
 import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 
 const only = process.argv[2]
+const noRun = Boolean(only) && process.argv.includes('--no-run')
 const benches = readdirSync('bench')
   .filter((f) => f.endsWith('.ts') && (!only || f.includes(only)))
   .sort()
@@ -15,14 +17,17 @@ const results = []
 for (const f of benches) {
   console.log(`\n### bench/${f}`)
   const name = f.replace(/\.ts$/, '')
-  rmSync(`bench/out/${name}.json`, { force: true })
-  const r = spawnSync('tsx', [`bench/${f}`], { stdio: 'inherit' })
-  if (r.status !== 0) process.exit(r.status ?? 1)
+  if (!noRun) {
+    rmSync(`bench/out/${name}.json`, { force: true })
+    const r = spawnSync('tsx', [`bench/${f}`], { stdio: 'inherit' })
+    if (r.status !== 0) process.exit(r.status ?? 1)
+  }
   if (existsSync(`bench/out/${name}.json`))
     results.push(JSON.parse(readFileSync(`bench/out/${name}.json`, 'utf8')))
 }
-const row = (bench, x) =>
-  `| ${bench} | ${x.measure} | ${x.ratio.toFixed(2)} | ${x.target ?? '—'} | ${x.detail} |`
+/** Ratios as 2 decimals; small ones (relative errors) in exponent form. */
+const fmt = (v) => (v !== 0 && Math.abs(v) < 0.1 ? v.toExponential(2) : v.toFixed(2))
+const row = (bench, x) => `| ${bench} | ${x.measure} | ${fmt(x.ratio)} | ${x.target ?? '—'} | ${x.detail} |`
 const today = new Date().toISOString().slice(0, 10)
 
 if (only) {
@@ -41,7 +46,7 @@ if (only) {
   const notes = header.filter(
     (l) => !(l.startsWith('Rows of ') && [...ran].some((b) => l.includes(`\`${b}\``))),
   )
-  const note = `Rows of ${[...ran].map((b) => `\`${b}\``).join(', ')}: \`npm run bench ${only}\` on ${today}, same machine.`
+  const note = `Rows of ${[...ran].map((b) => `\`${b}\``).join(', ')}: \`npm run bench ${process.argv.slice(2).join(' ')}\` on ${today}, same machine.`
   while (notes.at(-1) === '') notes.pop()
   notes.push('', note, '')
   const table = ['| benchmark | measure | ratio | target | detail |', '|---|---|---|---|---|', ...rows, '']

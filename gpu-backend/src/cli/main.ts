@@ -8,6 +8,7 @@ import { STAGE_IDS, type StageId } from '../compiler/stages.ts'
 import { PULL_MODELS, type PullModel } from '../pull/plan.ts'
 import { pull } from '../pull/pull.ts'
 import { PROVIDER_CHOICES } from '../runtime/providers.ts'
+import { COMPARE_PROMPTS, compareCommand, readPrompts } from './compare.ts'
 import { generateCommand } from './generate.ts'
 import { parsePlacement } from './image-inputs.ts'
 import { downloadBar, progressBar } from './progress.ts'
@@ -25,6 +26,37 @@ const tilingOption = new Option(
   '--tiling',
   "also write the tile graphs (stage_c_tile, stage_b_tile, stage_a_decoder_tile) for seamless tiling; they read the plain graphs' weights files",
 ).default(false)
+const DTYPES = ['fp32', 'fp16', 'int8'] as const
+const dtypeOption = () =>
+  new Option(
+    '--dtype <dtype>',
+    'graph precision (int8: int8 weights for the linear and 1×1 layers, activations quantized per call)',
+  )
+    .choices(DTYPES)
+    .default('fp32')
+const keepFp32Option = () =>
+  new Option(
+    '--keep-fp32 <pattern>',
+    'int8: keep the layers matching this glob in fp32, besides the default list (e.g. "*.attention.attn.out_proj", "stage_b/clf.1"; repeatable)',
+  ).argParser((v: string, previous: string[] = []) => [...previous, v])
+
+const int8BlockOption = () =>
+  new Option(
+    '--int8-block <n>',
+    'int8: quantize weights and activations in blocks of n inputs (16, 32, 64, 128 or 256) instead of per channel and per tensor: about half the error, less of the speed',
+  ).argParser((v: string) => {
+    const n = Number(v)
+    if (![16, 32, 64, 128, 256].includes(n)) throw new InvalidArgumentError('expected 16, 32, 64, 128 or 256')
+    return n
+  })
+
+/** --keep-fp32 and --int8-block only mean something for int8 graphs. */
+function checkInt8Options(o: { dtype: string; keepFp32?: string[]; int8Block?: number }): void {
+  if (o.dtype === 'int8') return
+  if (o.keepFp32?.length) throw new InvalidArgumentError('--keep-fp32 belongs to --dtype int8')
+  if (o.int8Block) throw new InvalidArgumentError('--int8-block belongs to --dtype int8')
+}
+
 const loraHelp =
   'merge a LoRA into Stage C and its text encoder (official, kohya or PEFT format; repeatable; strength 1 by default)'
 
@@ -97,7 +129,9 @@ program
     ]),
   )
   .option('--variant <name>', 'released variant to pick in --from (stable-cascade: big | lite)')
-  .addOption(new Option('--dtype <dtype>', 'graph precision').choices(['fp32', 'fp16']).default('fp32'))
+  .addOption(dtypeOption())
+  .addOption(keepFp32Option())
+  .addOption(int8BlockOption())
   .addOption(attention)
   .option(
     '--extra-inputs',
@@ -117,6 +151,7 @@ program
   .requiredOption('--out <dir>', 'output directory')
   .action(async (o) => {
     const f = o.family as Family
+    checkInt8Options(o)
     if (o.from) {
       const m = await convertModel({
         family: f,
@@ -124,6 +159,8 @@ program
         outDir: o.out,
         variant: o.variant,
         dtype: o.dtype,
+        keepFp32: o.keepFp32,
+        int8Block: o.int8Block,
         attention: o.attention,
         loras: o.lora,
         tiling: o.tiling,
@@ -147,6 +184,8 @@ program
       weights: o.weights,
       config: o.config,
       dtype: o.dtype,
+      keepFp32: o.keepFp32,
+      int8Block: o.int8Block,
       attention: o.attention,
       extraInputs: o.extraInputs,
       ...(o.controlnetBlocks ? { controlnetBlocks: o.controlnetBlocks } : {}),
@@ -169,9 +208,9 @@ program
   .addOption(
     new Option(
       '--dtype <dtype>',
-      'graph precision; fp16 downloads the half-precision checkpoints where there are some',
+      'graph precision; fp16 and int8 download the half-precision checkpoints where there are some',
     )
-      .choices(['fp32', 'fp16'])
+      .choices(DTYPES)
       .default('fp16'),
   )
   .addOption(attention)
@@ -213,11 +252,18 @@ program
   )
   .addOption(family)
   .option('--seed <n>', 'random seed', int, 0)
+  .addOption(dtypeOption())
+  .addOption(keepFp32Option())
+  .addOption(int8BlockOption())
   .requiredOption('--out <dir>', 'output model directory')
   .action(async (o) => {
+    checkInt8Options(o)
     const m = await makeTiny({
       family: o.family as Family,
       seed: o.seed,
+      dtype: o.dtype,
+      keepFp32: o.keepFp32,
+      int8Block: o.int8Block,
       outDir: o.out,
       progress: progressBar(),
     })
@@ -272,6 +318,50 @@ program
     if (o.n < 1) throw new InvalidArgumentError('-n must be at least 1')
     const tiling = o.tiling === true ? 'xy' : o.tiling
     await generateCommand({ ...o, provider: o.cpu ? 'cpu' : o.provider, ...(tiling ? { tiling } : {}) })
+  })
+
+program
+  .command('compare')
+  .description(
+    'the same prompts and seeds through two model directories (e.g. fp32 and int8): single-forward error per graph on identical inputs, PSNR and SSIM of the images, Stage C latent error, wall times',
+  )
+  .requiredOption(
+    '--model-dir <dir>',
+    'a model directory; give it twice, the reference first',
+    (v: string, previous: string[] = []) => [...previous, v],
+  )
+  .option('--prompts <file>', 'prompts, one per line (default: eight built-in prompts)')
+  .option('--seeds <list>', 'seeds, comma-separated; every prompt runs with each', intList, [1, 2])
+  .option('--size <WxH>', 'image size', size, { width: 1024, height: 1024 })
+  .option('--negative-prompt <text>', 'negative prompt of every image', '')
+  .option('--prior-steps <n>', "Stage C steps (the first model's default)", int)
+  .option('--prior-guidance <x>', "Stage C guidance (the first model's default)", float)
+  .option('--decoder-steps <n>', "Stage B steps (the first model's default)", int)
+  .option('--decoder-guidance <x>', "Stage B guidance (the first model's default)", float)
+  .option('--threads <n>', "onnxruntime's intra-op threads (0: its default)", int, 0)
+  .option('--save <dir>', 'write both images of every pair there')
+  .option('--json', 'print the report as JSON')
+  .action(async (o) => {
+    if (o.modelDir.length !== 2) throw new InvalidArgumentError('give --model-dir exactly twice')
+    for (const k of ['priorSteps', 'decoderSteps'] as const)
+      if (o[k] === 0)
+        throw new InvalidArgumentError(
+          `--${k === 'priorSteps' ? 'prior' : 'decoder'}-steps must be at least 1`,
+        )
+    await compareCommand({
+      modelDirs: [o.modelDir[0], o.modelDir[1]],
+      prompts: o.prompts ? readPrompts(o.prompts) : COMPARE_PROMPTS,
+      seeds: o.seeds,
+      ...o.size,
+      negativePrompt: o.negativePrompt,
+      ...(o.priorSteps !== undefined ? { priorSteps: o.priorSteps } : {}),
+      ...(o.priorGuidance !== undefined ? { priorGuidance: o.priorGuidance } : {}),
+      ...(o.decoderSteps !== undefined ? { decoderSteps: o.decoderSteps } : {}),
+      ...(o.decoderGuidance !== undefined ? { decoderGuidance: o.decoderGuidance } : {}),
+      ...(o.save ? { saveDir: o.save } : {}),
+      ...(o.threads ? { load: { intraOpThreads: o.threads } } : {}),
+      json: Boolean(o.json),
+    })
   })
 
 program

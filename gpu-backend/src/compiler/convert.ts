@@ -17,6 +17,7 @@ import { FAMILY_SETTINGS, type Family, Manifest, tileFile } from './manifest.ts'
 import { type Kwargs, readConfigFile } from './models/config.ts'
 import type { StageOptions } from './models/stage-c.ts'
 import type { AttentionKernel, Graph, GraphDtype } from './onnx/graph.ts'
+import { defaultKeepFp32 } from './onnx/int8-layers.ts'
 import { locateStageFiles, type StageFiles, TOKENIZER_DIR } from './source-files.ts'
 import { type BuiltGraph, familyStages, loadCheckpoint, type StageId, stageSpec } from './stages.ts'
 import type { StateDict } from './weights/state-dict.ts'
@@ -34,6 +35,10 @@ export interface ConvertStageOptions {
   weights: string[]
   config?: string | Kwargs
   dtype?: GraphDtype
+  /** int8: layers kept in fp32 besides the default list (glob patterns, onnx/int8-layers.ts). */
+  keepFp32?: string[]
+  /** int8: quantize in blocks of this many inputs instead of per channel and per tensor (GraphOptions.int8Block). */
+  int8Block?: number
   attention?: AttentionKernel
   extraInputs?: boolean
   /** Stage C: ResBlock calls that take a ControlNet input (`cnet_<k>`). */
@@ -93,6 +98,9 @@ function buildStage(sd: StateDict, o: Omit<ConvertStageOptions, 'weights'>): Wri
     throw new Error(`stage ${o.stage} has no tile graphs (--tiling builds them for stages c, b and a)`)
   const opts: StageOptions = {
     dtype: o.dtype ?? 'fp32',
+    ...(o.dtype === 'int8'
+      ? { keepFp32: keepFp32Patterns(o.keepFp32), ...(o.int8Block ? { int8Block: o.int8Block } : {}) }
+      : {}),
     attention: o.attention ?? 'matmul',
     extraInputs: o.extraInputs ?? false,
     ...(o.controlnetBlocks ? { controlnetBlocks: o.controlnetBlocks } : {}),
@@ -111,6 +119,11 @@ function buildStage(sd: StateDict, o: Omit<ConvertStageOptions, 'weights'>): Wri
     return [writeGraph({ ...t, file: tileFile(base.file) }, o.outDir, o.progress, base)]
   })
   return [...written, ...tiled]
+}
+
+/** The default keep-fp32 list and the command's own patterns. */
+export function keepFp32Patterns(extra: readonly string[] = []): string[] {
+  return [...new Set([...defaultKeepFp32(), ...extra])]
 }
 
 function renamed(b: BuiltGraph, stem: string): BuiltGraph {
@@ -169,6 +182,10 @@ export interface ConvertModelOptions {
   outDir: string
   variant?: string
   dtype?: GraphDtype
+  /** int8: layers kept in fp32 besides the default list. */
+  keepFp32?: string[]
+  /** int8: block size of blockwise quantization. */
+  int8Block?: number
   attention?: AttentionKernel
   progress?: Progress
   /** The checkpoints are random (make-tiny): the manifest says so, and the edge warns that images are noise. */
@@ -211,6 +228,8 @@ export async function convertModel(o: ConvertModelOptions): Promise<Manifest> {
       stage,
       ...(found.config ? { config: found.config } : {}),
       dtype,
+      ...(o.keepFp32 ? { keepFp32: o.keepFp32 } : {}),
+      ...(o.int8Block ? { int8Block: o.int8Block } : {}),
       ...(o.attention ? { attention: o.attention } : {}),
       outDir: o.outDir,
       ...(o.progress ? { progress: o.progress } : {}),
@@ -240,6 +259,9 @@ export async function convertModel(o: ConvertModelOptions): Promise<Manifest> {
       .update([...new Set(sources)].sort().join('\n'))
       .digest('hex'),
     dtype,
+    ...(dtype === 'int8'
+      ? { keep_fp32: keepFp32Patterns(o.keepFp32), ...(o.int8Block ? { int8_block: o.int8Block } : {}) }
+      : {}),
     created_by: o.randomWeights ? 'cascade make-tiny' : 'cascade convert',
     ...(o.randomWeights ? { random_weights: true } : {}),
     ...(loras.length

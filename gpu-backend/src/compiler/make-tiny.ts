@@ -10,6 +10,7 @@ import type { Kwargs } from './models/config.ts'
 import type { GraphDtype } from './onnx/graph.ts'
 import { sourceStem, TOKENIZER_DIR } from './source-files.ts'
 import { familyImageStages, familyStages, type StageId, stageSpec } from './stages.ts'
+import { toBFloat16Bits } from './weights/dtype.ts'
 import { type TensorToWrite, writeSafetensors } from './weights/safetensors.ts'
 import { SchemaRecorder } from './weights/schema-recorder.ts'
 
@@ -191,16 +192,27 @@ function init(key: string, shape: number[], draw: Draw): Float32Array {
   return gauss(0, gain / Math.sqrt(fanIn))
 }
 
-/** Random weights for every key the architecture of `kwargs` has, under the official names. */
+/**
+ * Random weights for every key the architecture of `kwargs` has, under the official names, drawn as each tensor
+ * is written (in key order, so a seed gives the same weights), stored as float32 or, like the released files, bf16.
+ */
 export function randomCheckpoint(
   family: Family,
   stage: StageId,
   kwargs: Kwargs,
   draw: Draw,
+  dtype: 'F32' | 'BF16' = 'F32',
 ): [string, TensorToWrite][] {
   const rec = new SchemaRecorder()
   stageSpec(family, stage).build(rec, kwargs, {})
-  return [...rec.schema].map(([k, shape]) => [k, { dtype: 'F32', shape, data: init(k, shape, draw) }])
+  return [...rec.schema].map(([k, shape]) => [
+    k,
+    {
+      dtype,
+      shape,
+      data: () => (dtype === 'F32' ? init(k, shape, draw) : toBFloat16Bits(init(k, shape, draw))),
+    },
+  ])
 }
 
 export interface MakeTinyOptions {
@@ -214,8 +226,14 @@ export interface MakeTinyOptions {
   variant?: string
   /** Graph precision (default fp32). */
   dtype?: GraphDtype
+  /** int8: layers kept in fp32 besides the default list. */
+  keepFp32?: string[]
+  /** int8: block size of blockwise quantization. */
+  int8Block?: number
   /** Uniform weights from a fast generator instead of Gaussians (released sizes, for benchmarks). */
   fastInit?: boolean
+  /** Element type of the checkpoints written under checkpoints/ (default F32; BF16 halves a released size's). */
+  checkpointDtype?: 'F32' | 'BF16'
 }
 
 export async function makeTiny(o: MakeTinyOptions): Promise<Manifest> {
@@ -228,7 +246,10 @@ export async function makeTiny(o: MakeTinyOptions): Promise<Manifest> {
   for (const stage of familyStages(o.family)) {
     const stem = sourceStem(stage, variant)
     const kwargs = { ...tinyConfig(o.family, stage), ...o.configs?.[stage] }
-    write(join(src, `${stem}.safetensors`), randomCheckpoint(o.family, stage, kwargs, draw))
+    write(
+      join(src, `${stem}.safetensors`),
+      randomCheckpoint(o.family, stage, kwargs, draw, o.checkpointDtype),
+    )
     writeFileSync(join(src, `${stem}.json`), `${JSON.stringify({ kwargs }, null, 1)}\n`)
     const tokenizer = TOKENIZER_DIR[stage]
     if (tokenizer) {
@@ -240,7 +261,7 @@ export async function makeTiny(o: MakeTinyOptions): Promise<Manifest> {
   if (familyImageStages(o.family).length)
     writeTinyImageCheckpoints(
       src,
-      (stage, kwargs) => randomCheckpoint(o.family, stage, kwargs, draw),
+      (stage, kwargs) => randomCheckpoint(o.family, stage, kwargs, draw, o.checkpointDtype),
       write,
       o.configs,
     )
@@ -252,6 +273,8 @@ export async function makeTiny(o: MakeTinyOptions): Promise<Manifest> {
     randomWeights: true,
     tiling: true,
     ...(o.dtype ? { dtype: o.dtype } : {}),
+    ...(o.keepFp32 ? { keepFp32: o.keepFp32 } : {}),
+    ...(o.int8Block ? { int8Block: o.int8Block } : {}),
     ...(o.progress ? { progress: o.progress } : {}),
   })
 }

@@ -41,7 +41,11 @@ export const Manifest = z.object({
    * whatever the graph dtype.
    */
   weights_version: z.string(),
-  dtype: z.enum(['fp32', 'fp16']),
+  dtype: z.enum(['fp32', 'fp16', 'int8']),
+  /** int8 graphs: the patterns of the layers kept in fp32 (the default list and each --keep-fp32). */
+  keep_fp32: z.array(z.string()).optional(),
+  /** int8 graphs quantized in blocks of this many inputs (`--int8-block`); absent: per channel and per tensor. */
+  int8_block: z.number().int().positive().optional(),
   created_by: z.string(),
   /** Random weights (cascade make-tiny): a demo or test model whose images are noise by design. */
   random_weights: z.boolean().optional(),

@@ -109,7 +109,8 @@ export async function verifyModelFiles(dir: string, manifest: Manifest, sha256 =
   if (problems.length) throw new Error(`${dir}: ${problems.join('; ')}`)
 }
 
-function readManifest(dir: string): Manifest {
+/** A model directory's manifest.json, validated. */
+export function readManifest(dir: string): Manifest {
   const path = join(dir, 'manifest.json')
   if (!existsSync(path))
     throw new Error(`${dir}: no manifest.json (not a model directory from cascade convert)`)
@@ -220,4 +221,21 @@ export async function loadModel(dir: string, opts: LoadOptions = {}): Promise<Lo
     provider,
     ...(onDevice ? { device: new DeviceGraphs(base) } : {}),
   }
+}
+
+/** The model's graph sessions by graph name (the manifest's): the stages and the text encoders. */
+export function modelSessions(model: LoadedModel): Record<string, ort.InferenceSession> {
+  const text = model.text instanceof OnnxTextEncoders ? model.text.encoders : []
+  return {
+    ...Object.fromEntries(text.map((e, i) => [TEXT_ENCODERS[i], e.session])),
+    stage_c: model.stages.c,
+    stage_b: model.stages.b,
+    stage_a_decoder: model.stages.a,
+  }
+}
+
+/** Frees every session of the model (its native memory); the model cannot run afterwards. */
+export async function releaseModel(model: LoadedModel): Promise<void> {
+  await Promise.all(Object.values(modelSessions(model)).map((s) => s.release()))
+  await model.device?.release()
 }

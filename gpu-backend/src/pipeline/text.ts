@@ -34,7 +34,7 @@ const CACHE_ENTRIES = 64
 export class OnnxTextEncoders implements TextEncoders {
   readonly #cache: Map<string, TextStates>[]
 
-  constructor(private readonly encoders: readonly [EncoderSession, ...EncoderSession[]]) {
+  constructor(readonly encoders: readonly [EncoderSession, ...EncoderSession[]]) {
     this.#cache = encoders.map(() => new Map())
   }
 

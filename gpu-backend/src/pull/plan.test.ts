@@ -39,7 +39,7 @@ const tokenizer = ['merges.txt', 'special_tokens_map.json', 'tokenizer_config.js
 const paths = (
   model: 'stable-cascade' | 'stable-cascade-lite',
   variant: string | undefined,
-  dtype: 'fp16' | 'fp32',
+  dtype: 'fp16' | 'fp32' | 'int8',
 ) =>
   planPull(model, variant, dtype, { 'stabilityai/stable-cascade': stableCascade })
     .files.map((f) => f.path)
@@ -57,6 +57,9 @@ describe('cascade pull: the files a variant needs', () => {
         ...tokenizer,
       ].sort(),
     )
+  })
+  it('int8 graphs start from the bf16 checkpoints too (half the download)', () => {
+    expect(paths('stable-cascade', undefined, 'int8')).toEqual(paths('stable-cascade', undefined, 'fp16'))
   })
   it('Stable Cascade lite, fp32 graphs: the fp32 lite checkpoints', () => {
     const want = [

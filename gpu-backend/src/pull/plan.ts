@@ -131,7 +131,8 @@ export function planPull(
     const precision = (candidates: string[]) => {
       const half = candidates.filter((p) => HALF.test(p))
       const full = candidates.filter((p) => !HALF.test(p))
-      const [first, second] = dtype === 'fp16' ? [half, full] : [full, half]
+      // int8 weights lose nothing by starting from the half-precision files (half the download).
+      const [first, second] = dtype === 'fp32' ? [full, half] : [half, full]
       return first.length ? first : second
     }
     for (const need of list) {

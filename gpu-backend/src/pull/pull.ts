@@ -92,7 +92,7 @@ const gb = (n: number) => `${(n / 1e9).toFixed(2)} GB`
 function checkSpace(plan: Plan, downloadDir: string, outDir: string, dtype: GraphDtype): void {
   const download = plan.files.reduce((n, f) => n + f.size - presentBytes(f, downloadDir), 0)
   // Graph weights: each checkpoint's elements at the graph's precision.
-  const graphBytes = dtype === 'fp16' ? 2 : 4
+  const graphBytes = { fp32: 4, fp16: 2, int8: 1 }[dtype]
   const model = plan.files.reduce(
     (n, f) => n + (f.elementBytes ? (f.size / f.elementBytes) * graphBytes : f.size),
     0,

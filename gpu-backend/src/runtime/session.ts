@@ -78,18 +78,24 @@ export async function runFloat32(
   const out = await session.run(typedFeeds(session, feeds))
   const result: Record<string, FloatData> = {}
   for (const [name, t] of Object.entries(out)) {
-    const dims = t.dims.map(Number)
-    if (t.type === 'float32') result[name] = { data: t.data as Float32Array, dims }
-    else if (t.type === 'float16')
-      result[name] = {
-        data:
-          t.data instanceof Uint16Array
-            ? Float32Array.from(t.data, f16ToF32)
-            : Float32Array.from(t.data as ArrayLike<number>),
-        dims,
-      }
+    const f = floatData(t)
+    if (f) result[name] = f
   }
   return result
+}
+
+/** A float tensor's values as float32 (float16 widened; float32 shares the tensor's data); other types: undefined. */
+export function floatData(t: ort.Tensor): FloatData | undefined {
+  const dims = t.dims.map(Number)
+  if (t.type === 'float32') return { data: t.data as Float32Array, dims }
+  if (t.type !== 'float16') return undefined
+  return {
+    data:
+      t.data instanceof Uint16Array
+        ? Float32Array.from(t.data, f16ToF32)
+        : Float32Array.from(t.data as ArrayLike<number>),
+    dims,
+  }
 }
 
 /** Each float32 host feed as the type its input declares (float16 graphs); tensors pass as they are. */

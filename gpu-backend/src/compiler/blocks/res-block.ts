@@ -1,8 +1,8 @@
 // ResBlock (SC common.py; v2 ResBlockStageB; the v2 prior's ResBlock with c_skip = 0):
-// depthwise conv -> LayerNorm2d -> [concat skip] -> Linear 4c -> GELU -> GRN -> Linear c -> + x.
+// depthwise conv -> LayerNorm2d -> [concat skips] -> Linear 4c -> GELU -> GRN -> Linear c -> + x.
 // Runs channels-last from the norm on, so the MLP is plain MatMuls on [B, H, W, C].
 import type { Graph, Value } from '../onnx/graph.ts'
-import { add, concat, conv2d, gelu, linear, toNCHW, toNHWC } from '../onnx/ops.ts'
+import { add, conv2d, gelu, linear, linearOverConcat, toNCHW, toNHWC } from '../onnx/ops.ts'
 import type { StateDict } from '../weights/state-dict.ts'
 import { bordersOf } from './borders.ts'
 import { globalResponseNorm } from './global-response-norm.ts'
@@ -13,8 +13,15 @@ export interface Skip {
   channels: number
 }
 
-// x: [B, C, H, W] -> [B, C, H, W]; skip: [B, Cs, H, W] concatenated after the norm
-export function resBlock(g: Graph, x: Value, sd: StateDict, name: string, c: number, skip?: Skip): Value {
+// x: [B, C, H, W] -> [B, C, H, W]; skips: [B, Cs, H, W] each, concatenated after the norm in this order
+export function resBlock(
+  g: Graph,
+  x: Value,
+  sd: StateDict,
+  name: string,
+  c: number,
+  skips: Skip[] = [],
+): Value {
   const dw = sd.take(`${name}.depthwise.weight`, [c, 1, null, null])
   const k = dw.shape[2] as number
   const input = bordersOf(g).convInput(x, Math.floor(k / 2), 'zeros')
@@ -22,12 +29,14 @@ export function resBlock(g: Graph, x: Value, sd: StateDict, name: string, c: num
     group: c,
     pad: input.pad,
   })
-  h = layerNormChannelsLast(g, toNHWC(g, h), c)
-  const cIn = c + (skip?.channels ?? 0)
-  if (skip) h = concat(g, [h, toNHWC(g, skip.value)], 3)
-  h = linear(
+  const parts = [
+    { value: layerNormChannelsLast(g, toNHWC(g, h), c), channels: c },
+    ...skips.map((s) => ({ value: toNHWC(g, s.value), channels: s.channels })),
+  ]
+  const cIn = parts.reduce((n, p) => n + p.channels, 0)
+  h = linearOverConcat(
     g,
-    h,
+    parts,
     sd.take(`${name}.channelwise.0.weight`, [4 * c, cIn]),
     sd.take(`${name}.channelwise.0.bias`, [4 * c]),
     `${name}.channelwise.0`,

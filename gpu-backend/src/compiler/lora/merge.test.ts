@@ -120,7 +120,7 @@ describe('LoRA files', () => {
     const tensors = Object.fromEntries(
       randomCheckpoint('stable-cascade', 'text', cfg, seededDraw(rng(1))).map(([k, t]) => [
         k,
-        { shape: t.shape, data: t.data as Float32Array },
+        { shape: t.shape, data: (t.data as () => Float32Array)() },
       ]),
     )
     const text = StateDict.fromTensors('text', tensors)
@@ -148,7 +148,7 @@ describe('LoRA on the Würstchen v2 prior', () => {
   it("applies PEFT pairs on diffusers' to_k / to_out.0 names to the packed in_proj rows and out_proj", () => {
     const tensors = Object.fromEntries(
       randomCheckpoint('wuerstchen-v2', 'c', tinyConfig('wuerstchen-v2', 'c'), seededDraw(rng(2))).map(
-        ([k, t]) => [k, { shape: t.shape, data: t.data as Float32Array }],
+        ([k, t]) => [k, { shape: t.shape, data: (t.data as () => Float32Array)() }],
       ),
     )
     const prior = StateDict.fromTensors('prior', tensors)

@@ -55,7 +55,7 @@ function runBlocks(ctx: Ctx, x: Value, prefix: string, level: number, count: num
         if (s) h = resizeBilinearLike(g, h, s)
         if (ctx.hooks.resBlockInput) h = ctx.hooks.resBlockInput(h, c)
         // The skip is the down path's output of this same level, so it has c channels too.
-        h = resBlock(g, h, sd, name, c, s ? { value: s, channels: c } : undefined)
+        h = resBlock(g, h, sd, name, c, s ? [{ value: s, channels: c }] : [])
       } else if (type === 'T') h = timestepBlock(g, h, ctx.t, sd, name, c, spec.tConds)
       else if (type === 'A')
         h = attnBlock(g, h, ctx.cond, sd, name, c, spec.cCond, spec.nhead[level] as number)

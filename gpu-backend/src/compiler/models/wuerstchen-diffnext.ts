@@ -13,7 +13,6 @@ import { Graph, type GraphOptions, type Value } from '../onnx/graph.ts'
 import {
   add,
   chunk,
-  concat,
   conv2d,
   convTranspose2d,
   div,
@@ -155,24 +154,12 @@ function levelBlocks(
       const parts: Skip[] = []
       if (j === 0 && levelSkip) parts.push({ value: levelSkip, channels: c })
       if (effnet) parts.push({ value: effnet, channels: cfg.cCond })
-      h = resBlock(g, h, sd, name, c, joinSkips(g, parts))
+      h = resBlock(g, h, sd, name, c, parts)
     } else if (type === 'T') h = timestepBlock(g, h, ctx.t, sd, name, c, [])
     else if (type === 'A') h = attnBlock(g, h, ctx.clip, sd, name, c, cfg.cCond, cfg.nhead[level] as number)
     else throw new Error(`unknown block type ${type} in level ${level}`)
   }
   return h
-}
-
-function joinSkips(g: Graph, parts: Skip[]): Skip | undefined {
-  if (parts.length <= 1) return parts[0]
-  return {
-    value: concat(
-      g,
-      parts.map((p) => p.value),
-      1,
-    ),
-    channels: parts.reduce((n, p) => n + p.channels, 0),
-  }
 }
 
 // Level changes: LayerNorm2d, then Conv (down) or ConvTranspose (up), kernel 2, stride 2, no padding.

@@ -2,6 +2,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs'
 import { basename } from 'node:path'
 import { toFloat16Bits } from '../weights/dtype.ts'
+import { defaultKeepFp32, Int8Layers } from './int8-layers.ts'
 import {
   AttrType,
   ELEM,
@@ -17,10 +18,18 @@ export const OPSET = 21
 export const MS_OPSET = 1
 const IR_VERSION = 10
 
-export type GraphDtype = 'fp32' | 'fp16'
+/** fp16: float16 tensors; int8: float32 tensors, int8 weights for the linear and 1×1 layers (int8-ops.ts). */
+export type GraphDtype = 'fp32' | 'fp16' | 'int8'
 
 export interface GraphOptions {
   dtype?: GraphDtype
+  /** int8 graphs: glob patterns of the layers that stay fp32 (int8-layers.ts; default DEFAULT_KEEP_FP32). */
+  keepFp32?: readonly string[]
+  /**
+   * int8 graphs: quantize weights and activations in blocks of this many inputs (MatMulNBits; per row for the
+   * activations) instead of per output channel and per tensor: about half the error, at some of the speed.
+   */
+  int8Block?: number
   fused?: boolean
   /** Attention kernel: plain MatMul/Softmax (default; fastest on ORT's CPU provider) or com.microsoft MHA. */
   attention?: AttentionKernel
@@ -45,6 +54,21 @@ export interface Value {
 }
 
 export type AttrValue = number | string | number[] | { f: number } | { fs: number[] }
+
+/** An integer weight and its scales. */
+export interface QuantizedWeight {
+  q: Value
+  scale: Value
+}
+
+/** How a quantized weight is stored: initializer name suffixes, the integer tensor's shape and type, the scales'. */
+export interface QuantizedLayout {
+  q: string
+  qDims: number[]
+  qType: 'int8' | 'uint8'
+  scale: string
+  scaleDims: number[]
+}
 
 interface Initializer {
   name: string
@@ -86,8 +110,9 @@ export class Graph {
   private readonly inits: Initializer[] = []
   private readonly used = new Set<string>()
   private readonly constCache = new Map<string, Value>()
-  private readonly memoCache = new Map<string, Value>()
+  private readonly memoCache = new Map<string, unknown>()
   private readonly weights = new Map<string, { value: Value; dims: number[] }>()
+  private readonly quantizedWeights = new Map<string, { value: QuantizedWeight; dims: number[] }>()
 
   readonly dtype: GraphDtype
   /** Use fused kernels and host-side folding; false builds the plain graph (the benchmark's baseline). */
@@ -95,6 +120,9 @@ export class Graph {
   readonly attention: AttentionKernel
   readonly timeFreqs: Float32Array | undefined
   readonly tiling: boolean
+  /** int8 graphs: which layers are int8 and which stayed fp32. */
+  readonly int8Layers: Int8Layers | undefined
+  readonly int8Block: number | undefined
 
   constructor(
     readonly name: string,
@@ -106,6 +134,14 @@ export class Graph {
     this.timeFreqs = opts.timeFreqs
     this.tiling = opts.tiling ?? false
     this.floatType = this.dtype === 'fp16' ? 'float16' : 'float32'
+    this.int8Block = opts.int8Block
+    this.int8Layers =
+      this.dtype === 'int8' ? new Int8Layers(name, opts.keepFp32 ?? defaultKeepFp32()) : undefined
+  }
+
+  /** Whether the linear or 1×1 layer `name` gets int8 weights (int8 graphs, unless a keep-fp32 pattern names it). */
+  quantizes(name: string): boolean {
+    return this.int8Layers?.quantizes(name) ?? false
   }
 
   /** A fresh tensor name, derived from `base`. */
@@ -188,6 +224,40 @@ export class Graph {
     return value
   }
 
+  /**
+   * A quantized weight: its integer tensor and its float32 scales, both produced by one call of `make` (from the
+   * float32 weights, read once) when the first of the two is written, and dropped after the second; cached by name
+   * like weight().
+   */
+  quantizedWeight(
+    name: string,
+    layout: QuantizedLayout,
+    make: () => { q: ArrayBufferView; scale: Float32Array },
+  ): QuantizedWeight {
+    const key = `${layout.q}:${name}`
+    const dims = [...layout.qDims, ...layout.scaleDims]
+    const hit = this.quantizedWeights.get(key)
+    if (hit) {
+      if (`${hit.dims}` !== `${dims}`)
+        throw new Error(`weight ${name} used as [${hit.dims}] and as [${dims}]`)
+      return hit.value
+    }
+    let pending: ReturnType<typeof make> | undefined
+    let reads = 0
+    const part = (k: 'q' | 'scale') => {
+      pending ??= make()
+      const out = pending[k]
+      if (++reads % 2 === 0) pending = undefined
+      return bytesOf(out)
+    }
+    const value = {
+      q: this.initializer(`${name}.${layout.q}`, layout.qDims, layout.qType, () => part('q')),
+      scale: this.initializer(`${name}.${layout.scale}`, layout.scaleDims, 'float32', () => part('scale')),
+    }
+    this.quantizedWeights.set(key, { value, dims })
+    return value
+  }
+
   private floatInitializer(name: string, dims: number[], data: () => Float32Array, type: ElemType): Value {
     return this.initializer(name, dims, type, () => {
       const f = data()
@@ -215,9 +285,8 @@ export class Graph {
   }
 
   /** Builds a value once per key (e.g. SiLU of the condition tokens, shared by every AttnBlock). */
-  memo(key: string, build: () => Value): Value {
-    const hit = this.memoCache.get(key)
-    if (hit) return hit
+  memo<T = Value>(key: string, build: () => T): T {
+    if (this.memoCache.has(key)) return this.memoCache.get(key) as T
     const v = build()
     this.memoCache.set(key, v)
     return v

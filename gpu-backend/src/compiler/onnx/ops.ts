@@ -2,6 +2,7 @@
 // the output value; weight-carrying helpers take a LazyTensor and name the initializer after its key.
 import type { LazyTensor } from '../weights/state-dict.ts'
 import type { Graph, Value } from './graph.ts'
+import { int8MatMul } from './int8-ops.ts'
 
 export const add = (g: Graph, a: Value, b: Value) => g.op1('Add', [a, b])
 export const sub = (g: Graph, a: Value, b: Value) => g.op1('Sub', [a, b])
@@ -82,7 +83,7 @@ export function transpose2d(w: Float32Array, rows: number, cols: number): Float3
   return out
 }
 
-/** nn.Linear on the last axis: weight (out, in) stored transposed for MatMul. */
+/** nn.Linear on the last axis: weight (out, in) stored transposed for MatMul; int8 in int8 graphs (int8-ops.ts). */
 export function linear(
   g: Graph,
   x: Value,
@@ -91,15 +92,61 @@ export function linear(
   name: string,
 ): Value {
   const [out, inp] = weight.shape as [number, number]
-  const w = g.weight(`${name}.weight`, [inp, out], () => transpose2d(weight.read(), out, inp))
-  const y = matmul(g, x, w)
-  return bias
-    ? add(
+  const data = () => transpose2d(weight.read(), out, inp)
+  const b = () => bias && g.weight(`${name}.bias`, [out], () => bias.read())
+  if (g.quantizes(name)) return int8MatMul(g, x, name, [inp, out], data, b())
+  const y = matmul(g, x, g.weight(`${name}.weight`, [inp, out], data))
+  const bv = b()
+  return bv ? add(g, y, bv) : y
+}
+
+/** A tensor and its size on the last axis. */
+export interface Part {
+  value: Value
+  channels: number
+}
+
+/**
+ * nn.Linear of the concatenation of `parts` along the last axis. An int8 layer multiplies each part by its columns
+ * of the weight instead, each with its own activation scale (`${name}:<k>`): parts of different ranges (a LayerNorm
+ * output beside a raw skip, or Würstchen v2's effnet condition) would otherwise share the widest one's.
+ */
+export function linearOverConcat(
+  g: Graph,
+  parts: Part[],
+  weight: LazyTensor,
+  bias: LazyTensor | undefined,
+  name: string,
+): Value {
+  if (parts.length === 1 || !g.quantizes(name))
+    return linear(
+      g,
+      concat(
         g,
-        y,
-        g.weight(`${name}.bias`, [out], () => bias.read()),
-      )
-    : y
+        parts.map((p) => p.value),
+        -1,
+      ),
+      weight,
+      bias,
+      name,
+    )
+  const [out, inp] = weight.shape as [number, number]
+  let from = 0
+  const terms = parts.map((p, k) => {
+    const start = from
+    from += p.channels
+    const columns = () => {
+      const w = weight.read()
+      const t = new Float32Array(p.channels * out)
+      for (let j = 0; j < p.channels; j++)
+        for (let o = 0; o < out; o++) t[j * out + o] = w[o * inp + start + j] as number
+      return t
+    }
+    const b = k === 0 && bias ? g.weight(`${name}.bias`, [out], () => bias.read()) : undefined
+    return int8MatMul(g, p.value, `${name}:${k}`, [p.channels, out], columns, b)
+  })
+  if (from !== inp) throw new Error(`${name}: parts of ${from} channels for a weight of ${inp} inputs`)
+  return terms.reduce((sum, t) => add(g, sum, t))
 }
 
 export interface ConvOptions {
@@ -108,7 +155,7 @@ export interface ConvOptions {
   group?: number
 }
 
-/** nn.Conv2d (NCHW), zero padding. */
+/** nn.Conv2d (NCHW), zero padding. A 1×1 conv of an int8 graph is an int8 linear layer on channels-last data. */
 export function conv2d(
   g: Graph,
   x: Value,
@@ -117,7 +164,12 @@ export function conv2d(
   name: string,
   o: ConvOptions = {},
 ): Value {
-  const [, , kh, kw] = weight.shape as [number, number, number, number]
+  const [cOut, cIn, kh, kw] = weight.shape as [number, number, number, number]
+  const pointwise = kh === 1 && kw === 1 && (o.stride ?? 1) === 1 && (o.group ?? 1) === 1 && !o.pad
+  if (pointwise && g.quantizes(name)) {
+    const matrix = { ...weight, shape: [cOut, cIn] }
+    return toNCHW(g, linear(g, toNHWC(g, x), matrix, bias, name))
+  }
   const w = g.weight(`${name}.weight`, weight.shape, () => weight.read())
   const inputs: Value[] = [x, w]
   if (bias) inputs.push(g.weight(`${name}.bias`, bias.shape, () => bias.read()))

@@ -10,7 +10,7 @@ export type IAttributeProto = OnnxTypes.IAttributeProto
 export const TensorType = onnx.TensorProto.DataType
 export const AttrType = onnx.AttributeProto.AttributeType
 
-export type ElemType = 'float32' | 'float16' | 'float64' | 'int64' | 'int32' | 'bool'
+export type ElemType = 'float32' | 'float16' | 'float64' | 'int64' | 'int32' | 'int8' | 'uint8' | 'bool'
 
 export const ELEM: Record<ElemType, number> = {
   float32: TensorType.FLOAT,
@@ -18,6 +18,8 @@ export const ELEM: Record<ElemType, number> = {
   float64: TensorType.DOUBLE,
   int64: TensorType.INT64,
   int32: TensorType.INT32,
+  int8: TensorType.INT8,
+  uint8: TensorType.UINT8,
   bool: TensorType.BOOL,
 }
 
@@ -27,5 +29,7 @@ export const ELEM_SIZE: Record<ElemType, number> = {
   float64: 8,
   int64: 8,
   int32: 4,
+  int8: 1,
+  uint8: 1,
   bool: 1,
 }

@@ -88,3 +88,14 @@ export function toFloat16Bits(data: Float32Array): Uint16Array {
   for (let i = 0; i < data.length; i++) out[i] = f32ToF16(data[i] as number)
   return out
 }
+
+/** float -> bfloat16 bits, round to nearest even (NaN stays NaN). */
+export function toBFloat16Bits(data: Float32Array): Uint16Array {
+  const bits = new Uint32Array(data.buffer, data.byteOffset, data.length)
+  const out = new Uint16Array(data.length)
+  for (let i = 0; i < data.length; i++) {
+    const x = bits[i] as number
+    out[i] = (x & 0x7fffffff) > 0x7f800000 ? (x >>> 16) | 0x40 : (x + 0x7fff + ((x >>> 16) & 1)) >>> 16
+  }
+  return out
+}

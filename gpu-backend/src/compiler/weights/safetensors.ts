@@ -119,7 +119,8 @@ export class SafetensorsFile {
 export interface TensorToWrite {
   dtype: SafetensorsDtype
   shape: number[]
-  data: ArrayBufferView
+  /** The bytes, or a function that makes them when the tensor is written (one tensor in memory at a time). */
+  data: ArrayBufferView | (() => ArrayBufferView)
 }
 
 /** Writes a safetensors file tensor by tensor (header padded with spaces to 8 bytes, as the reference does). */
@@ -130,10 +131,13 @@ export function writeSafetensors(
 ): void {
   const list = [...tensors]
   const header: Record<string, unknown> = { __metadata__: metadata }
+  const sizes: number[] = []
   let off = 0
   for (const [name, t] of list) {
-    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [off, off + t.data.byteLength] }
-    off += t.data.byteLength
+    const bytes = t.shape.reduce((a, b) => a * b, 1) * DTYPE_SIZE[t.dtype]
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [off, off + bytes] }
+    sizes.push(bytes)
+    off += bytes
   }
   let json = Buffer.from(JSON.stringify(header), 'utf8')
   const pad = (8 - (json.length % 8)) % 8
@@ -144,8 +148,14 @@ export function writeSafetensors(
     len.writeBigUInt64LE(BigInt(json.length))
     writeSync(fd, len)
     writeSync(fd, json)
-    for (const [, t] of list)
-      writeSync(fd, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength))
+    for (const [i, [name, t]] of list.entries()) {
+      const data = typeof t.data === 'function' ? t.data() : t.data
+      if (data.byteLength !== sizes[i])
+        throw new SafetensorsError(
+          `${path}: tensor ${name} has ${data.byteLength} bytes, its shape ${sizes[i]}`,
+        )
+      writeSync(fd, new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+    }
   } finally {
     closeSync(fd)
   }
