@@ -15,10 +15,11 @@
 //             in each precision
 //   sensitivity  (Stable Cascade lite, only when BENCH_INT8_PARTS names it; about an hour) each group of layers
 //             alone in int8, its error against fp32: the pass behind the default keep-fp32 list
-// BENCH_INT8_PARTS=forwards,memory,images (the default) runs a subset. Each released model is removed once measured
-// unless BENCH_INT8_KEEP=1.
+// BENCH_INT8_PARTS=forwards,memory,images (the default) runs a subset, BENCH_INT8_MODELS=lite,v2,big (the default) a
+// subset of the models; a subset replaces its own rows in bench/out/int8.json and keeps the others there. Each
+// released model is removed once measured unless BENCH_INT8_KEEP=1.
 import { execFileSync } from 'node:child_process'
-import { rmSync } from 'node:fs'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { COMPARE_PROMPTS } from '../gpu-backend/src/cli/compare.ts'
 import type { StageId } from '../gpu-backend/src/compiler/stages.ts'
@@ -49,7 +50,21 @@ const RELEASED = process.env.BENCH_INT8 === '1'
 const PARTS = new Set((process.env.BENCH_INT8_PARTS ?? 'forwards,memory,images').split(','))
 const KEEP = process.env.BENCH_INT8_KEEP === '1'
 const IMAGES = Number(process.env.BENCH_INT8_IMAGES ?? COMPARE_PROMPTS.length * 2)
+const MODELS_RUN = new Set((process.env.BENCH_INT8_MODELS ?? 'lite,v2,big').split(','))
 const ratios: Ratio[] = []
+const OUT_FILE = join(import.meta.dirname, 'out', 'int8.json')
+/** A subset run keeps the rows it does not measure (a released run takes hours: it is done in parts). */
+const earlier: Ratio[] =
+  process.env.BENCH_INT8_MODELS && RELEASED && existsSync(OUT_FILE)
+    ? (JSON.parse(readFileSync(OUT_FILE, 'utf8')) as { ratios: Ratio[] }).ratios
+    : []
+/** Writes the rows measured so far, in place of the earlier rows of the same measure. */
+function save(): void {
+  const now = new Map(ratios.map((r) => [r.measure, r]))
+  const kept = earlier.map((r) => now.get(r.measure) ?? r)
+  const have = new Set(kept.map((r) => r.measure))
+  report('int8', [...kept, ...ratios.filter((r) => !have.has(r.measure))])
+}
 const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`
 const GiB = 2 ** 30
 
@@ -280,6 +295,7 @@ function memory(dir: string, label: string, size: number): void {
 
 /** Measures one model's parts, then (unless BENCH_INT8_KEEP=1) removes it: each is 15–20 GB. */
 async function released(key: string, parts: string[]): Promise<void> {
+  if (!MODELS_RUN.has(key)) return
   const spec = SPECS[key] as (typeof SPECS)[string]
   const todo = parts.filter((p) => PARTS.has(p))
   if (!todo.length) return
@@ -287,7 +303,7 @@ async function released(key: string, parts: string[]): Promise<void> {
     ? ['fp32', 'int8', 'int8-block32']
     : ['fp32', 'int8']
   const dirs = await releasedModel(spec, precisions, KEEP || todo.includes('sensitivity'))
-  report('int8', ratios)
+  save()
   if (todo.includes('forwards')) await forwards(spec, dirs)
   if (todo.includes('memory')) {
     memory(dirs.fp32 as string, `${spec.label}, fp32`, spec.size)
@@ -297,7 +313,7 @@ async function released(key: string, parts: string[]): Promise<void> {
   if (todo.includes('sensitivity')) await sensitivityPass(spec, dirs, join(releasedRoot(spec), 'checkpoints'))
   if (!KEEP) rmSync(releasedRoot(spec), { recursive: true, force: true })
   // What is measured so far survives a run cut short (npm run bench int8 --no-run writes it).
-  report('int8', ratios)
+  save()
 }
 
 if (!RELEASED) {
@@ -307,15 +323,15 @@ if (!RELEASED) {
   // Disk allows one released model at a time: the quick parts of every model come first, rebuilding is cheap.
   await released('lite', ['forwards', 'memory'])
   await released('v2', ['forwards'])
-  if (PARTS.has('memory')) {
+  if (PARTS.has('memory') && MODELS_RUN.has('big')) {
     const big = { name: 'sc-big', family: 'stable-cascade' as const, variant: 'big', configs: BIG_SC }
     const dirs = await releasedModel(big, ['int8'])
     memory(dirs.int8 as string, 'Stable Cascade big with its text encoder, int8', 1024)
     if (!KEEP) rmSync(releasedRoot(big), { recursive: true, force: true })
-    report('int8', ratios)
+    save()
   }
   await released('lite', ['images', 'sensitivity'])
   await released('v2', ['images'])
 }
-report('int8', ratios)
+save()
 process.exit(0)

@@ -83,6 +83,10 @@ export const LITE_SC: Partial<Record<StageId, Kwargs>> = {
     codebook_size: 8192,
     scale_factor: 0.43,
   },
+  // The image graphs stay tiny (their released sizes are measured nowhere here), but must fit this Stage C: CLIP
+  // vision's embeddings its clip_img width, the ControlNets' projections its width (the backend refuses them else).
+  clip_vision: { projection_dim: 768 },
+  controlnet: { c_proj: 1536 },
 }
 
 interface ModelSpec {
@@ -168,6 +172,7 @@ export const BIG_SC: Partial<Record<StageId, Kwargs>> = {
     ],
     c_clip: 1280,
   },
+  controlnet: { c_proj: 2048 },
 }
 
 /** Würstchen v2 as released (models.md 8.1–8.3): bigG for the prior, CLIP-H for the decoder. */
