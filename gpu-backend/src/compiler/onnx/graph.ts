@@ -76,6 +76,12 @@ interface Initializer {
   type: ElemType
   byteLength: number
   bytes: () => Uint8Array
+  /**
+   * Kept in the model proto even when external data is written: the graph's own constants. They are small, and
+   * their generated names depend on what was built before them, so in external data they would make a variant graph
+   * (a tile graph) lay out its weights file differently from its base graph and lose the sharing.
+   */
+  inline?: boolean
 }
 
 export interface NodeOptions {
@@ -200,10 +206,10 @@ export class Graph {
   }
 
   /** A lazily produced initializer (bytes are only read when the model is written). */
-  initializer(name: string, dims: number[], type: ElemType, bytes: () => Uint8Array): Value {
+  initializer(name: string, dims: number[], type: ElemType, bytes: () => Uint8Array, inline = false): Value {
     const unique = this.fresh(name)
     const byteLength = dims.reduce((a, b) => a * b, 1) * ELEM_SIZE[type]
-    this.inits.push({ name: unique, dims, type, byteLength, bytes })
+    this.inits.push({ name: unique, dims, type, byteLength, bytes, ...(inline ? { inline } : {}) })
     return { name: unique, type }
   }
 
@@ -258,11 +264,23 @@ export class Graph {
     return value
   }
 
-  private floatInitializer(name: string, dims: number[], data: () => Float32Array, type: ElemType): Value {
-    return this.initializer(name, dims, type, () => {
-      const f = data()
-      return type === 'float16' ? bytesOf(toFloat16Bits(f)) : bytesOf(f)
-    })
+  private floatInitializer(
+    name: string,
+    dims: number[],
+    data: () => Float32Array,
+    type: ElemType,
+    inline = false,
+  ): Value {
+    return this.initializer(
+      name,
+      dims,
+      type,
+      () => {
+        const f = data()
+        return type === 'float16' ? bytesOf(toFloat16Bits(f)) : bytesOf(f)
+      },
+      inline,
+    )
   }
 
   /** A small float constant, deduplicated by value. */
@@ -270,7 +288,7 @@ export class Graph {
     const key = `${type}:${dims}:${values}`
     const hit = this.constCache.get(key)
     if (hit) return hit
-    const v = this.floatInitializer(`const_${type}`, dims, () => Float32Array.from(values), type)
+    const v = this.floatInitializer(`const_${type}`, dims, () => Float32Array.from(values), type, true)
     this.constCache.set(key, v)
     return v
   }
@@ -279,7 +297,13 @@ export class Graph {
     const key = `i64:${dims}:${values}`
     const hit = this.constCache.get(key)
     if (hit) return hit
-    const v = this.initializer('const_i64', dims, 'int64', () => bytesOf(BigInt64Array.from(values, BigInt)))
+    const v = this.initializer(
+      'const_i64',
+      dims,
+      'int64',
+      () => bytesOf(BigInt64Array.from(values, BigInt)),
+      true,
+    )
     this.constCache.set(key, v)
     return v
   }
@@ -317,7 +341,7 @@ export class Graph {
   /** The initializers that serialize() moves to external data, in file order: names, types and shapes. */
   externalLayout(minBytes = DEFAULT_MIN_EXTERNAL_BYTES): string {
     return this.inits
-      .filter((i) => i.byteLength >= minBytes)
+      .filter((i) => !i.inline && i.byteLength >= minBytes)
       .map((i) => `${i.name}:${i.type}[${i.dims}]`)
       .join('\n')
   }
@@ -333,7 +357,7 @@ export class Graph {
     try {
       const initializer = this.inits.map((init) => {
         const dataType = ELEM[init.type]
-        const external = opts.externalDataPath !== undefined && init.byteLength >= minBytes
+        const external = opts.externalDataPath !== undefined && !init.inline && init.byteLength >= minBytes
         opts.onTensor?.(init.name)
         if (external && !writing) {
           offset += init.byteLength
