@@ -14,13 +14,13 @@ const model = await loadModel(dir, { memPattern })
 const loaded = process.memoryUsage().rss
 // The graphs the model loads and their external data: not the tokenizers, nor the super-resolution ControlNet
 // (converted, not served), nor stage_c.onnx's own proto when Stage C runs as its ControlNet graph (which reads
-// the same weights file), nor the tile graphs (loaded only for a tiled image).
+// the same weights file), nor the tile graphs and any data file of theirs (loaded only for a tiled image).
 const unused = [IMAGE_GRAPH_NAMES.controlnet('super_resolution')]
 if (stageCGraphName(model.manifest) !== 'stage_c') unused.push('stage_c.onnx')
 const graphBytes = model.manifest.files
   .filter(
     (f) =>
-      !/\.(json|txt)$|_tile\.onnx$/.test(f.path) &&
+      !/\.(json|txt)$|_tile\.onnx(\.data)?$/.test(f.path) &&
       !unused.some((u) => f.path === u || f.path.startsWith(`${u}.onnx`)),
   )
   .reduce((n, f) => n + statSync(join(dir, f.path)).size, 0)
