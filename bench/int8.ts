@@ -6,7 +6,8 @@
 //             cascade compare's recorder), fp32 / int8 time (targets: Stage C ≥ 2.0, B ≥ 1.8, A ≥ 1.5) and relative
 //             L2 error against fp32 (target ≤ 1e-2), for both int8 forms; time per operator type of fp32 and int8
 //             (onnxruntime's profiler): where the time goes. Stable Cascade lite (bigG text encoder, Stage C, B, A)
-//             and Würstchen v2 (bigG, CLIP-H, prior, decoder, Stage A).
+//             and Würstchen v2 (bigG, CLIP-H, prior, decoder, Stage A; its random prior conditioned as a trained one
+//             is, conditionRandomPrior in make-tiny.ts).
 //   memory    peak RSS generating at 1024² (4 + 2 steps with guidance) and RSS after loading against the graph
 //             bytes: Stable Cascade lite in fp32 and int8, Stable Cascade big with its text encoder in int8
 //             (target ≤ 16 GiB)

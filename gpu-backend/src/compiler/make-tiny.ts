@@ -1,6 +1,6 @@
 // `cascade make-tiny`: a complete model directory with random weights and the real architecture,
 // written as official-format checkpoints and then compiled by the same path as released weights.
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { byteLevelVocab } from '../text/byte-level.ts'
 import { convertModel, type Progress } from './convert.ts'
@@ -11,7 +11,7 @@ import type { GraphDtype } from './onnx/graph.ts'
 import { sourceStem, TOKENIZER_DIR } from './source-files.ts'
 import { familyImageStages, familyStages, type StageId, stageSpec } from './stages.ts'
 import { toBFloat16Bits } from './weights/dtype.ts'
-import { type TensorToWrite, writeSafetensors } from './weights/safetensors.ts'
+import { SafetensorsFile, type TensorToWrite, writeSafetensors } from './weights/safetensors.ts'
 import { SchemaRecorder } from './weights/schema-recorder.ts'
 
 /** A tiny CLIP text tower (HF CLIPTextConfig fields) over the byte-level vocabulary of text/byte-level.ts. */
@@ -277,4 +277,31 @@ export async function makeTiny(o: MakeTinyOptions): Promise<Manifest> {
     ...(o.int8Block ? { int8Block: o.int8Block } : {}),
     ...(o.progress ? { progress: o.progress } : {}),
   })
+}
+
+/**
+ * Conditions a random Würstchen v2 prior as a trained one is, in place (float32 out). That prior ends in
+ * ε = (x − a)/(|1 − b| + 1e-5); with random weights b crosses 1 at some positions, where the division amplifies any
+ * float difference (rounding, or int8's quantization) by orders of magnitude. A trained prior keeps |1 − b| away from
+ * 0; a random one does once `out.1.bias`'s b half is lowered by `shift`.
+ */
+export function conditionRandomPrior(path: string, shift = 4): void {
+  const ckpt = SafetensorsFile.open(path)
+  const tensors = [...ckpt.tensors.values()].map(({ name, shape }): [string, TensorToWrite] => [
+    name,
+    {
+      dtype: 'F32',
+      shape,
+      data: () => {
+        const data = ckpt.readFloat32(name)
+        if (name === 'out.1.bias')
+          for (let i = data.length / 2; i < data.length; i++) data[i] = (data[i] as number) - shift
+        return data
+      },
+    },
+  ])
+  // Tensor by tensor into a new file (a released prior is gigabytes), then in place of the old one.
+  writeSafetensors(`${path}.tmp`, tensors)
+  ckpt.close()
+  renameSync(`${path}.tmp`, path)
 }
