@@ -12,8 +12,8 @@
 //             bytes: Stable Cascade lite in fp32 and int8, Stable Cascade big with its text encoder in int8
 //             (target ≤ 16 GiB)
 //   images    cascade compare at 1024² with the official steps on 8 prompts × 2 seeds (BENCH_INT8_IMAGES=n takes the
-//             first n pairs): PSNR (target ≥ 30 dB), SSIM, Stage C latent error, and the wall time of a whole image
-//             in each precision
+//             first n pairs), fp32 against int8 (BENCH_INT8_IMAGE_FORMS=int8,int8-block32 adds the blockwise form):
+//             PSNR (target ≥ 30 dB), SSIM, Stage C latent error, and the wall time of a whole image in each precision
 //   sensitivity  (Stable Cascade lite, only when BENCH_INT8_PARTS names it; about an hour) each group of layers
 //             alone in int8, its error against fp32: the pass behind the default keep-fp32 list
 // BENCH_INT8_PARTS=forwards,memory,images (the default) runs a subset, BENCH_INT8_MODELS=lite,v2,big (the default) a
@@ -51,6 +51,8 @@ const RELEASED = process.env.BENCH_INT8 === '1'
 const PARTS = new Set((process.env.BENCH_INT8_PARTS ?? 'forwards,memory,images').split(','))
 const KEEP = process.env.BENCH_INT8_KEEP === '1'
 const IMAGES = Number(process.env.BENCH_INT8_IMAGES ?? COMPARE_PROMPTS.length * 2)
+/** The int8 forms whose images are compared with fp32's. */
+const IMAGE_FORMS = (process.env.BENCH_INT8_IMAGE_FORMS ?? 'int8').split(',') as Precision[]
 const MODELS_RUN = new Set((process.env.BENCH_INT8_MODELS ?? 'lite,v2,big').split(','))
 const ratios: Ratio[] = []
 const OUT_FILE = join(import.meta.dirname, 'out', 'int8.json')
@@ -225,11 +227,16 @@ async function sensitivityPass(spec: (typeof SPECS)[string], dirs: Record<string
   }
 }
 
-async function images(spec: (typeof SPECS)[string], dirs: Record<string, string>): Promise<void> {
+async function images(
+  spec: (typeof SPECS)[string],
+  dirs: Record<string, string>,
+  form: Precision,
+): Promise<void> {
+  const name = form === 'int8' ? 'int8' : `${form} (--int8-block 32)`
   const pairs = COMPARE_PROMPTS.flatMap((p) => [1, 2].map((seed) => ({ p, seed }))).slice(0, IMAGES)
   const prompts = [...new Set(pairs.map((x) => x.p))]
   const report = await compareModels({
-    modelDirs: [dirs.fp32 as string, dirs.int8 as string],
+    modelDirs: [dirs.fp32 as string, dirs[form] as string],
     prompts,
     seeds: prompts.length * 2 > IMAGES ? [1] : [1, 2],
     width: spec.size,
@@ -247,13 +254,13 @@ async function images(spec: (typeof SPECS)[string], dirs: Record<string, string>
   )
   ratios.push(
     {
-      measure: `image PSNR, int8 against fp32 (dB, mean): ${spec.label}`,
+      measure: `image PSNR, ${name} against fp32 (dB, mean): ${spec.label}`,
       ratio: mean(psnrs),
       detail: `min ${Math.min(...psnrs).toFixed(2)} dB; SSIM mean ${mean(report.images.map((i) => i.ssim)).toFixed(4)}, min ${Math.min(...report.images.map((i) => i.ssim)).toFixed(4)}; Stage C latent error mean ${mean(report.images.map((i) => i.latent)).toExponential(2)}; ${report.images.length} images (${prompts.length} prompts × ${report.images.length / prompts.length} seeds) at ${spec.size}², ${steps}`,
       target: '≥ 30',
     },
     ...report.forwards.map((f) => ({
-      measure: `single forward error on the recorded steps (max): ${GRAPH_LABELS[f.graph] ?? f.graph}, ${spec.label}`,
+      measure: `single forward error on the recorded steps${form === 'int8' ? '' : ` of ${name}`} (max): ${GRAPH_LABELS[f.graph] ?? f.graph}, ${spec.label}`,
       ratio: f.max,
       detail: `mean ${f.mean.toExponential(2)} over ${f.calls} calls (first, middle and last step of image 1)`,
       target: '≤ 0.01',
@@ -261,7 +268,7 @@ async function images(spec: (typeof SPECS)[string], dirs: Record<string, string>
   )
   if (first)
     ratios.push({
-      measure: `whole ${spec.size}² image, fp32 / int8 wall time: ${spec.label}`,
+      measure: `whole ${spec.size}² image, fp32 / ${name} wall time: ${spec.label}`,
       ratio: first.ms[0] / first.ms[1],
       detail: `${s(first.ms[0])} vs ${s(first.ms[1])} (text, ${steps}, Stage A; first image; mean over all: ${s(mean(report.images.map((i) => i.ms[0])))} vs ${s(mean(report.images.map((i) => i.ms[1])))})`,
     })
@@ -302,7 +309,7 @@ async function released(key: string, parts: string[]): Promise<void> {
   if (!todo.length) return
   const precisions: Precision[] = todo.includes('forwards')
     ? ['fp32', 'int8', 'int8-block32']
-    : ['fp32', 'int8']
+    : [...new Set<Precision>(['fp32', 'int8', ...(todo.includes('images') ? IMAGE_FORMS : [])])]
   const dirs = await releasedModel(spec, precisions, KEEP || todo.includes('sensitivity'))
   save()
   if (todo.includes('forwards')) await forwards(spec, dirs)
@@ -310,7 +317,7 @@ async function released(key: string, parts: string[]): Promise<void> {
     memory(dirs.fp32 as string, `${spec.label}, fp32`, spec.size)
     memory(dirs.int8 as string, `${spec.label}, int8`, spec.size)
   }
-  if (todo.includes('images')) await images(spec, dirs)
+  if (todo.includes('images')) for (const form of IMAGE_FORMS) await images(spec, dirs, form)
   if (todo.includes('sensitivity')) await sensitivityPass(spec, dirs, join(releasedRoot(spec), 'checkpoints'))
   if (!KEEP) rmSync(releasedRoot(spec), { recursive: true, force: true })
   // What is measured so far survives a run cut short (npm run bench int8 --no-run writes it).
