@@ -320,7 +320,7 @@ async function released(key: string, parts: string[]): Promise<void> {
   if (todo.includes('images')) for (const form of IMAGE_FORMS) await images(spec, dirs, form)
   if (todo.includes('sensitivity')) await sensitivityPass(spec, dirs, join(releasedRoot(spec), 'checkpoints'))
   if (!KEEP) rmSync(releasedRoot(spec), { recursive: true, force: true })
-  // What is measured so far survives a run cut short (npm run bench int8 --no-run writes it).
+  // What is measured so far survives a run cut short (npm run bench -- int8 --no-run writes it).
   save()
 }
 

@@ -12,7 +12,8 @@ export interface KeepFp32 {
 
 /**
  * The layers `--dtype int8` keeps in fp32 unless told otherwise (README: precision). From the sensitivity pass on
- * the released sizes (each group made int8 alone, single-forward error against fp32, bench/results.md): a model's
+ * the released sizes (each group made int8 alone, single-forward error against fp32: bench/int8.ts with
+ * BENCH_INT8_PARTS=sensitivity, run once while building this list; not in bench/results.md): a model's
  * first and last layers each cost 0.4–1.9 % of its output, its MLPs' dozens of layers 2–3 % together, so the first
  * and last layers, which hold a negligible share of the work, stay fp32.
  */
