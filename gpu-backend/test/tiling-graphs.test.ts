@@ -184,21 +184,24 @@ describe.each(FAMILIES)('%s', (family) => {
   // (LayerNorm's ones and zeros, c wide) stay under the 1 KiB external threshold, the released models' do not: at
   // minBytes 0 every initializer that could go external is compared (at Stable Cascade lite's widths the tile graph's
   // extra constants renumbered the plain graph's and Stage B wrote a 2.8 GB copy of its weights).
-  it.each(stages)('%s tile graph: the same weights layout as the plain graph, whatever the sizes', (stage) => {
-    const stem = join(f.checkpoints, sourceStem(stage, 'tiny'))
-    const kwargs = readConfigFile(`${stem}.json`)
-    const spec = stageSpec(family, stage)
-    const layout = (tiling: boolean) => {
-      const built = spec
-        .build(loadCheckpoint([`${stem}.safetensors`]), kwargs, { tiling })
-        .find((b) => spec.tiles?.includes(b.file))
-      if (!built) throw new Error(`${family} stage ${stage} has no tile graph`)
-      return built.graph.externalLayout(0)
-    }
-    const plain = layout(false)
-    expect(plain.length).toBeGreaterThan(0)
-    expect(layout(true)).toBe(plain)
-  })
+  it.each(stages)(
+    '%s tile graph: the same weights layout as the plain graph, whatever the sizes',
+    (stage) => {
+      const stem = join(f.checkpoints, sourceStem(stage, 'tiny'))
+      const kwargs = readConfigFile(`${stem}.json`)
+      const spec = stageSpec(family, stage)
+      const layout = (tiling: boolean) => {
+        const built = spec
+          .build(loadCheckpoint([`${stem}.safetensors`]), kwargs, { tiling })
+          .find((b) => spec.tiles?.includes(b.file))
+        if (!built) throw new Error(`${family} stage ${stage} has no tile graph`)
+        return built.graph.externalLayout(0)
+      }
+      const plain = layout(false)
+      expect(plain.length).toBeGreaterThan(0)
+      expect(layout(true)).toBe(plain)
+    },
+  )
 
   // The unfused graphs (the official forward op for op: gammas, zero pixels, no row bands) wrap the same way.
   it.each(stages)('%s tile graph, unfused', async (stage) => {
