@@ -4,6 +4,7 @@
 // service must answer.
 import { deflateSync } from 'node:zlib'
 import sharp from 'sharp'
+import { pngChunk as chunk } from '../../gpu-backend/src/pipeline/png-text.ts'
 
 export const PHOTO_SIZE = { width: 96, height: 64 }
 
@@ -15,28 +16,6 @@ export interface InputImage {
   /** For the image field of a request. */
   verdict: Verdict
   what: string
-}
-
-const crcTable = Array.from({ length: 256 }, (_, n) => {
-  let c = n
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
-  return c >>> 0
-})
-function crc32(b: Uint8Array): number {
-  let c = 0xffffffff
-  for (const v of b) c = (crcTable[(c ^ v) & 0xff] as number) ^ (c >>> 8)
-  return (c ^ 0xffffffff) >>> 0
-}
-
-/** A PNG chunk with its length and CRC. */
-function chunk(type: string, data: Uint8Array): Uint8Array {
-  const out = new Uint8Array(12 + data.length)
-  const view = new DataView(out.buffer)
-  view.setUint32(0, data.length)
-  out.set(new TextEncoder().encode(type), 4)
-  out.set(data, 8)
-  view.setUint32(8 + data.length, crc32(out.subarray(4, 8 + data.length)))
-  return out
 }
 
 const SIGNATURE = Uint8Array.of(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)

@@ -4,7 +4,8 @@ import { crc32 } from 'node:zlib'
 
 const SIGNATURE_AND_IHDR = 8 + 4 + 4 + 13 + 4
 
-function chunk(type: string, data: Uint8Array): Uint8Array {
+/** A PNG chunk: length, type, data, CRC-32 of type and data. */
+export function pngChunk(type: string, data: Uint8Array): Uint8Array {
   const out = new Uint8Array(12 + data.length)
   const view = new DataView(out.buffer)
   view.setUint32(0, data.length)
@@ -22,7 +23,7 @@ function itxt(keyword: string, text: string): Uint8Array {
   const data = new Uint8Array(key.length + 5 + body.length)
   data.set(key, 0)
   data.set(body, key.length + 5)
-  return chunk('iTXt', data)
+  return pngChunk('iTXt', data)
 }
 
 /** `png` with one iTXt chunk per entry, right after IHDR. */
